@@ -1,0 +1,1 @@
+"""The archive: database models, schema migrations, export and the command line."""

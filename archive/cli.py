@@ -1,0 +1,255 @@
+"""The `newsarchive` command line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine, func, select
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.commands import CommandError, connect, db_option, with_progress
+from archive.db import resolve_db_url
+from archive.export import export_command
+from archive.localsite import LocalSite
+from archive.models import CrawlRun
+from archive.reprocess import archived_records, import_warc
+from archive.reprocess import reprocess as reprocess_archive
+from archive.search import search_command
+from archive.stats import archive_stats, format_run, format_stats, stats_command
+from crawler.profiles import ProfileError, css_selector_problem, load_profiles
+from crawler.run import CrawlTarget, crawl_settings, run_crawl
+from pipelines.encoding import decode_html
+from pipelines.page import extract_page
+from pipelines.urls import is_http_url, site_name_for
+
+DEMO_PORTAL = Path(__file__).with_name("demo_portal")
+DEMO_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+setting_option = click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting, as with `scrapy crawl -s` (repeatable).",
+)
+
+
+def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"setting {pair!r} is not NAME=VALUE")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def latest_run_id(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.max(CrawlRun.id))) or 0
+
+
+def crawl_and_report(
+    engine: Engine, targets: list[CrawlTarget], overrides: dict[str, str]
+) -> list[CrawlRun]:
+    """Run the crawl and return the run records it made."""
+    before = latest_run_id(engine)
+    run_crawl(targets, crawl_settings(engine.url.render_as_string(False), overrides))
+    with engine.connect() as connection:
+        runs = connection.execute(
+            select(CrawlRun).where(CrawlRun.id > before).order_by(CrawlRun.id)
+        ).all()
+    for run in runs:
+        click.echo(format_run(run))
+    return runs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsarchive")
+def main() -> None:
+    """Harvest news from regional investment portals into a clean multilingual archive."""
+
+
+@main.command()
+@click.argument("sites", nargs=-1)
+@click.option(
+    "--start-url",
+    "start_urls",
+    multiple=True,
+    metavar="URL",
+    help="Crawl from this URL, staying on its host (repeatable); for sites without a profile.",
+)
+@db_option
+@setting_option
+def crawl(
+    sites: tuple[str, ...], start_urls: tuple[str, ...], db_url: str | None, settings: tuple
+) -> None:
+    """Crawl bundled SITE profiles (all when none is named) or --start-url URLs."""
+    overrides = parse_settings(settings)
+    if start_urls:
+        if sites:
+            raise CommandError("give either SITE names or --start-url, not both")
+        for url in start_urls:
+            if not is_http_url(url):
+                raise CommandError(f"not an http(s) URL: {url!r}")
+        targets = [CrawlTarget(site_name_for(start_urls[0]), start_urls)]
+    else:
+        try:
+            profiles = load_profiles()
+        except ProfileError as exc:
+            raise CommandError(str(exc)) from None
+        unknown = [name for name in sites if name not in profiles]
+        if unknown:
+            raise CommandError(
+                f"no profile for {', '.join(unknown)}; known sites: {', '.join(profiles)}"
+            )
+        chosen = [profiles[name] for name in sites] if sites else list(profiles.values())
+        if not chosen:
+            raise CommandError("no site to crawl: no profile is bundled")
+        targets = [CrawlTarget.from_profile(profile) for profile in chosen]
+    engine = connect(db_url)
+    runs = crawl_and_report(engine, targets, overrides)
+    if any(run.status == "interrupted" for run in runs):
+        sys.exit(130)
+    if any(run.status != "finished" for run in runs):
+        sys.exit(1)
+
+
+@main.command()
+def sites() -> None:
+    """List the bundled site profiles."""
+    try:
+        profiles = load_profiles()
+    except ProfileError as exc:
+        raise CommandError(str(exc)) from None
+    for profile in profiles.values():
+        click.echo(f"{profile.name:<16} {profile.title}")
+        for lang, urls in profile.start_urls.items():
+            click.echo(f"{'':<16} {lang}: {' '.join(urls)}")
+
+
+@main.command()
+@db_option
+@setting_option
+def demo(db_url: str | None, settings: tuple) -> None:
+    """Serve the bundled sample portal on 127.0.0.1, crawl it into the archive, print stats."""
+    overrides = {**DEMO_SETTINGS, **parse_settings(settings)}
+    engine = connect(db_url)
+    with LocalSite(DEMO_PORTAL) as site:
+        click.echo(f"serving the sample portal at {site.base_url}/ ...")
+        crawl_and_report(engine, [CrawlTarget("demo", (site.base_url + "/",))], overrides)
+    click.echo()
+    click.echo(format_stats(archive_stats(engine)))
+    click.echo(f"\narchive: {resolve_db_url(db_url)}; try `newsarchive export`")
+
+
+def read_page(path: str) -> bytes:
+    """The bytes of an HTML file (gzip-compressed ones too), or of standard input for `-`."""
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--url", help="The URL the pages were fetched from (resolves relative links).")
+def extract(paths: tuple[str, ...], url: str | None) -> None:
+    """Extract article title, text, language and date from HTML files (`-` for stdin).
+
+    Prints one JSON object per file. The same functions run as in a crawl; `article` says
+    whether a crawl would store the page, and `reason` why not.
+    """
+    for path in paths:
+        try:
+            body = read_page(path)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise CommandError(f"cannot read {path}: {exc}") from None
+        known_url = url or (None if path == "-" else Path(path).resolve().as_uri())
+        item, rejection = extract_page(decode_html(body)[1], known_url or "http://localhost/")
+        record = {
+            "path": path,
+            "url": item.canonical_url if known_url else None,
+            "title": item.title,
+            "text": item.text,
+            "lang": item.lang,
+            "title_lang": item.title_lang,
+            "published": item.published.isoformat() if item.published else None,
+            "author": item.author,
+            "article": rejection is None,
+            "reason": rejection,
+        }
+        click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def report(outcomes: Iterable[str]) -> None:
+    counts = Counter(outcomes)
+    click.echo(", ".join(f"{name} {counts[name]}" for name in sorted(counts)) or "nothing to do")
+
+
+@main.command()
+@click.option("--site", help="Only the articles of this site.")
+@click.option(
+    "--drop-selector",
+    "drop_selectors",
+    multiple=True,
+    metavar="CSS",
+    help="Also remove blocks matching this CSS selector before extraction (repeatable).",
+)
+@db_option
+def reprocess(site: str | None, drop_selectors: tuple[str, ...], db_url: str | None) -> None:
+    """Run extraction, language, date and duplicate detection again over the archived WARC
+    records, without network; a new version is stored only where the result changed."""
+    for selector in drop_selectors:
+        if problem := css_selector_problem(selector):
+            raise CommandError(problem)
+    engine = connect(db_url)
+    records = archived_records(engine, site)
+    outcomes = with_progress(
+        reprocess_archive(engine, records, drop_selectors), len(records), "reprocessing"
+    )
+    report(outcomes)
+
+
+@main.command("import-warc")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@db_option
+def import_warc_command(paths: tuple[Path, ...], db_url: str | None) -> None:
+    """Archive the HTML pages of WARC files written by other crawlers (Heritrix,
+    wget --warc-file, Common Crawl), through the same pipeline as a crawl."""
+    engine = connect(db_url)
+    try:
+        report(with_progress(import_warc(engine, paths), None, "importing"))
+    except (OSError, ArchiveLoadFailed) as exc:
+        raise CommandError(f"cannot read WARC: {exc}") from None
+
+
+@main.group()
+def db() -> None:
+    """Manage the archive database."""
+
+
+@db.command()
+@db_option
+def upgrade(db_url: str | None) -> None:
+    """Create the archive schema or upgrade it to the latest version."""
+    connect(db_url)
+    click.echo(f"archive schema is up to date: {resolve_db_url(db_url)}")
+
+
+main.add_command(export_command)
+main.add_command(stats_command)
+main.add_command(search_command)

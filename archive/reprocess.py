@@ -1,0 +1,123 @@
+"""Running the per-page pipeline again over archived WARC records, without the network:
+after extraction improves (reprocess), or over WARC files of other crawlers (import)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from archive.db import session_factory
+from archive.models import Article, Site
+from archive.store import ArchiveWriter, Outcome, RunCounts
+from archive.warc import FetchedPage, RecordLocation, iter_responses, read_response
+from crawler.profiles import load_profiles
+from pipelines.encoding import decode_html
+from pipelines.page import extract_page
+from pipelines.urls import site_name_for
+
+logger = logging.getLogger(__name__)
+
+NOT_AN_ARTICLE = "not an article"
+UNREADABLE = "unreadable record"
+
+
+def _store(
+    writer: ArchiveWriter, page: FetchedPage, site: str, run_id: int | None, **fields
+) -> str:
+    """Run the pipeline over one archived response and store the article; the outcome."""
+    _, html = decode_html(page.body, page.content_type or None)
+    item, rejection = extract_page(html, page.url, site=site, warc_location=page.location, **fields)
+    if rejection:
+        logger.info("not an article, %s: %s", rejection, page.url)
+        return NOT_AN_ARTICLE
+    return writer.save(item, run_id)
+
+
+def _site_options(site: str) -> dict:
+    profile = load_profiles().get(site)
+    if profile is None:
+        return {}
+    return {"timezone": profile.timezone, "drop_selectors": profile.drop_selectors}
+
+
+def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
+    """What reprocessing needs of each archived article: its site, URL, WARC record,
+    last fetch, ETag, Last-Modified and date (a listing may have given the date)."""
+    query = (
+        select(
+            Site.name,
+            Article.url,
+            Article.warc_path,
+            Article.warc_offset,
+            Article.last_fetched,
+            Article.etag,
+            Article.last_modified,
+            Article.published,
+        )
+        .join(Site, Site.id == Article.site_id)
+        .where(Article.warc_path.is_not(None))
+        .order_by(Article.id)
+    )
+    if site:
+        query = query.where(Site.name == site)
+    with session_factory(engine)() as session:
+        return list(session.execute(query))
+
+
+def reprocess(
+    engine: Engine, records: Iterable[tuple], drop_selectors: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Extract each archived article again from its WARC record; yields each outcome.
+
+    A new version is stored only where title, text, language or date came out different.
+    """
+    writer = ArchiveWriter(engine)
+    options: dict[str, dict] = {}
+    for site, url, path, offset, last_fetched, etag, last_modified, published in records:
+        try:
+            page = read_response(RecordLocation(path, offset))
+        except (OSError, ValueError) as exc:
+            logger.warning("cannot read the WARC record of %s: %s", url, exc)
+            yield UNREADABLE
+            continue
+        if site not in options:
+            options[site] = _site_options(site)
+        fields = {**options[site], "fetched_at": last_fetched, "listing_published": published}
+        if drop_selectors:
+            fields["drop_selectors"] = (*fields.get("drop_selectors", ()), *drop_selectors)
+        yield _store(writer, page, site, None, etag=etag, last_modified=last_modified, **fields)
+
+
+def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
+    """Archive the HTML responses of WARC files written by any crawler, as one run."""
+    writer = ArchiveWriter(engine)
+    paths = list(paths)
+    run_id = writer.start_run([f"import:{path.name}" for path in paths])
+    outcomes: Counter[str] = Counter()
+    status = "interrupted"
+    try:
+        for path in paths:
+            for page in iter_responses(path):
+                if page.status != 200 or "html" not in page.content_type.lower():
+                    continue
+                outcome = _store(
+                    writer, page, site_name_for(page.url), run_id, fetched_at=page.fetched_at
+                )
+                outcomes[outcome] += 1
+                yield outcome
+        status = "finished"
+    finally:
+        writer.finish_run(
+            run_id,
+            status,
+            RunCounts(
+                pages_fetched=sum(outcomes.values()),
+                articles_new=outcomes[Outcome.NEW],
+                articles_updated=outcomes[Outcome.UPDATED],
+                articles_unchanged=outcomes[Outcome.UNCHANGED],
+            ),
+        )

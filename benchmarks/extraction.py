@@ -1,0 +1,147 @@
+"""Quality and speed of pipelines.content.extract_content on two hand-annotated page sets.
+
+en: the Zyte article-extraction benchmark (body without headline is compared).
+ru: DAnIEL-ru (the reference includes the headline, so title and body are compared).
+The metric is the benchmark's own: 4-token shingles of `\\w+` tokens, per-page TP/FP/FN
+normalised to sum to 1, precision and recall averaged over pages, F1 their harmonic mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trafilatura.utils import load_html
+
+from pipelines.content import MainContent, extract_content
+
+DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+F1_TARGETS = {"en": 0.970, "ru": 0.90}
+SPEED_TARGET = 60.0
+TOKEN_RE = re.compile(r"\w+")
+SHINGLE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    folder: str
+    prediction: Callable[[MainContent], str]
+
+
+DATASETS = {
+    "en": Dataset("article-extraction-benchmark", lambda content: content.text),
+    "ru": Dataset("daniel-ru", lambda content: f"{content.title}\n{content.text}"),
+}
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN_RE.findall(text)
+
+
+def shingles(text: str) -> Counter[tuple[str, ...]]:
+    """Counted 4-token shingles; a text shorter than that is a single shorter shingle."""
+    words = tokens(text)
+    grams = (tuple(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1)))
+    return Counter(gram for gram in grams if gram)
+
+
+def tp_fp_fn(true: str, pred: str) -> tuple[float, float, float]:
+    """Shingle matches of one page, normalised so that long pages weigh no more than short ones."""
+    expected, found = shingles(true), shingles(pred)
+    tp = sum((expected & found).values())
+    fp = sum((found - expected).values())
+    fn = sum((expected - found).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def precision(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return tp / (tp + fp)
+
+
+def recall(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return tp / (tp + fn)
+
+
+def scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """Precision, recall, F1 and accuracy over (true, predicted) texts, as the benchmark scores."""
+    counts = [tp_fp_fn(true, pred) for true, pred in pairs]
+    p = statistics.mean([precision(*c) for c in counts if c[0] + c[1] > 0] or [0.0])
+    r = statistics.mean([recall(*c) for c in counts if c[0] + c[2] > 0] or [0.0])
+    exact = sum(tokens(true) == tokens(pred) for true, pred in pairs)
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "accuracy": exact / len(pairs),
+    }
+
+
+def pages(folder: Path, limit: int | None) -> Iterator[tuple[str, bytes, str, str]]:
+    """(id, html bytes, url, reference text) of each annotated page, in a stable order."""
+    truth = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
+    for key in sorted(truth)[:limit]:
+        html = gzip.decompress((folder / "html" / f"{key}.html.gz").read_bytes())
+        yield key, html, truth[key].get("url") or "", truth[key]["articleBody"]
+
+
+def run(name: str, limit: int | None) -> dict[str, float]:
+    dataset = DATASETS[name]
+    folder = DATASETS_DIR / dataset.folder
+    if not (folder / "ground-truth.json").is_file():
+        sys.exit(f"dataset {name!r} not found in {folder}")
+    pairs, elapsed = [], 0.0
+    for _key, html, url, reference in pages(folder, limit):
+        start = time.perf_counter()
+        tree = load_html(html)
+        content = extract_content(tree, url) if tree is not None else MainContent("", "")
+        elapsed += time.perf_counter() - start
+        pairs.append((reference, dataset.prediction(content)))
+    result = scores(pairs)
+    result["pages"] = len(pairs)
+    result["pages_per_s"] = len(pairs) / elapsed if elapsed else 0.0
+    return result
+
+
+def verdict(ok: bool) -> str:
+    return "target met" if ok else "TARGET MISSED"
+
+
+def report(name: str, result: dict[str, float]) -> str:
+    f1_ok = result["f1"] >= F1_TARGETS[name]
+    speed_ok = result["pages_per_s"] >= SPEED_TARGET
+    return (
+        f"{name}: pages={result['pages']}  precision={result['precision']:.3f}  "
+        f"recall={result['recall']:.3f}  F1={result['f1']:.3f} ({verdict(f1_ok)}, "
+        f">= {F1_TARGETS[name]:.3f})  accuracy={result['accuracy']:.3f}  "
+        f"pages/s={result['pages_per_s']:.1f} ({verdict(speed_ok)}, >= {SPEED_TARGET:.0f})"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["en", "ru", "all"], default="all")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
+    args = parser.parse_args(argv)
+    if not DATASETS_DIR.is_dir():
+        sys.exit(f"datasets folder not found: {DATASETS_DIR}")
+    names = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    for name in names:
+        print(report(name, run(name, args.limit)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

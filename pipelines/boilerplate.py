@@ -1,0 +1,284 @@
+"""Boilerplate removal before main-content extraction: generic page-furniture rules and
+site templates, the blocks that repeat across the pages of one site."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+from lxml.html import HtmlElement
+
+# Tags that never hold article prose, whatever their size.
+NON_TEXT_TAGS = frozenset(
+    {
+        "button",
+        "embed",
+        "iframe",
+        "input",
+        "noscript",
+        "object",
+        "script",
+        "select",
+        "style",
+        "svg",
+        "template",
+        "textarea",
+    }
+)
+# Page-furniture tags; some sites misuse them around the whole page, hence the size checks.
+FURNITURE_TAGS = frozenset({"aside", "dialog", "figcaption", "footer", "form", "label", "nav"})
+
+# Words of class/id names of widgets around articles: consent, subscription, sharing, promos.
+FURNITURE_WORDS = frozenset(
+    {
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+        "banner",
+        "breadcrumb",
+        "breadcrumbs",
+        "comm",
+        "comment",
+        "comments",
+        "consent",
+        "cookie",
+        "cookies",
+        "discussion",
+        "disqus",
+        "gdpr",
+        "modal",
+        "newsletter",
+        "popup",
+        "promo",
+        "recommended",
+        "related",
+        "share",
+        "sharing",
+        "sidebar",
+        "social",
+        "sponsored",
+        "subscribe",
+        "subscription",
+        "tags",
+    }
+)
+# Words of names of the containers that hold the article, or of state and layout modifiers.
+CONTAINER_WORDS = frozenset(
+    {
+        "active",
+        "article",
+        "body",
+        "col",
+        "column",
+        "container",
+        "content",
+        "detail",
+        "enabled",
+        "entry",
+        "fixed",
+        "has",
+        "layout",
+        "main",
+        "no",
+        "non",
+        "open",
+        "page",
+        "post",
+        "row",
+        "story",
+        "text",
+        "with",
+        "wrap",
+        "wrapper",
+    }
+)
+NAME_PARTS = re.compile(r"[^a-z]+")
+
+# Short lines that introduce page furniture in the languages of the archive.
+FURNITURE_TEXT = re.compile(
+    r"^\W*(?:read also|see also|related(?: articles| news)?|also read|читайте также|"
+    r"смотрите также|см\. также|по теме|подпишитесь|subscribe|share|поделиться|"
+    r"мы используем (?:файлы )?cookie|we use cookies|this (?:site|website) uses cookies|"
+    r"я даю согласие|i agree to|i consent to|фото:|photo:)(?!\w)",
+    re.IGNORECASE,
+)
+
+BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "blockquote",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    }
+)
+# A furniture-looking container holding more of the page's text than this is the page itself.
+MAX_FURNITURE_SHARE = 0.5
+MIN_LINK_SHARE = 0.5
+MAX_FURNITURE_LINE = 300
+MAX_TEMPLATE_BLOCK = 2000
+SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Block text compared across pages: case, spacing and digits (dates, counters) ignored."""
+    return SPACE.sub(" ", re.sub(r"\d+", "0", text)).strip().lower()
+
+
+def fingerprint(text: str) -> str:
+    """Short stable key of a normalised block text, to keep site templates small."""
+    return hashlib.blake2b(normalize(text).encode(), digest_size=8).hexdigest()
+
+
+def _drop(element: HtmlElement) -> None:
+    """Remove an element; one with tail text is emptied instead, as the tail is its parent's."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail and element.tail.strip():
+        element.clear(keep_tail=True)
+        element.tag = "span"
+    else:
+        parent.remove(element)
+
+
+def _name_kind(element: HtmlElement) -> str:
+    """'furniture' or 'container' from class and id words, or '' when the names say neither."""
+    return _names_kind(f"{element.get('class', '')} {element.get('id', '')}")
+
+
+@lru_cache(maxsize=4096)
+def _names_kind(names: str) -> str:
+    """_name_kind of a class and id string; cached, as pages repeat the same few names."""
+    kinds = set()
+    for token in names.lower().split():
+        words = set(NAME_PARTS.split(token))
+        furniture, container = words & FURNITURE_WORDS, words & CONTAINER_WORDS
+        if furniture and not container:
+            kinds.add("furniture")
+        elif container and not furniture:
+            kinds.add("container")
+    if "container" in kinds:
+        return "container"
+    return "furniture" if kinds else ""
+
+
+def _removable(element: HtmlElement, page_length: int) -> bool:
+    """Furniture is removed unless it holds most of the page's prose (a misused wrapper)."""
+    length = len(element.text_content())
+    if length <= MAX_FURNITURE_SHARE * page_length:
+        return True
+    links = sum(len(link.text_content()) for link in element.iter("a"))
+    return links >= MIN_LINK_SHARE * length
+
+
+def _leading_text(element: HtmlElement) -> str:
+    if element.text and element.text.strip():
+        return element.text.lstrip()
+    for chunk in element.itertext():
+        if chunk.strip():
+            return chunk.lstrip()
+    return ""
+
+
+def _is_furniture(element: HtmlElement, page_length: int) -> bool:
+    tag = element.tag
+    named = "class" in element.attrib or "id" in element.attrib
+    if tag in FURNITURE_TAGS or (named and _name_kind(element) == "furniture"):
+        return _removable(element, page_length)
+    if tag in BLOCK_TAGS and FURNITURE_TEXT.match(_leading_text(element)):
+        return len(element.text_content().strip()) <= MAX_FURNITURE_LINE
+    return False
+
+
+def strip_furniture(body: HtmlElement) -> None:
+    """Remove forms, consent and cookie notices, share bars, promos, comments and the like."""
+    for element in list(body.iter(*NON_TEXT_TAGS)):
+        _drop(element)
+    page_length = len(body.text_content())
+    stack = list(body)
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str) or _is_furniture(element, page_length):
+            _drop(element)
+        else:
+            stack.extend(element)
+
+
+def block_fingerprints(body: HtmlElement) -> set[str]:
+    """Fingerprints of the blocks of a page, for learning what repeats across a site."""
+    keys = set()
+    for element in body.iter(*BLOCK_TAGS):
+        text = element.text_content()
+        if text.strip() and len(text) <= MAX_TEMPLATE_BLOCK:
+            keys.add(fingerprint(text))
+    return keys
+
+
+def strip_template(body: HtmlElement, template: frozenset[str]) -> None:
+    """Remove the blocks whose fingerprint is in the site's template."""
+    stack = list(body)
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in BLOCK_TAGS:
+            text = element.text_content()
+            if text.strip() and len(text) <= MAX_TEMPLATE_BLOCK and fingerprint(text) in template:
+                _drop(element)
+                continue
+        stack.extend(element)
+
+
+class SiteTemplate:
+    """Learns a site's template: the blocks seen on at least `min_pages` of its distinct pages."""
+
+    def __init__(self, min_pages: int = 3) -> None:
+        self.min_pages = min_pages
+        self._pages: set[str] = set()
+        self._counts: Counter[str] = Counter()
+
+    def learn(self, tree: HtmlElement, url: str) -> None:
+        if url in self._pages:
+            return
+        body = tree.find("body")
+        if body is None:
+            return
+        self._pages.add(url)
+        self._counts.update(block_fingerprints(body))
+
+    def learn_all(self, pages: Iterable[tuple[HtmlElement, str]]) -> None:
+        for tree, url in pages:
+            self.learn(tree, url)
+
+    @property
+    def pages(self) -> int:
+        return len(self._pages)
+
+    @property
+    def blocks(self) -> frozenset[str]:
+        return frozenset(key for key, count in self._counts.items() if count >= self.min_pages)

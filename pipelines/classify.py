@@ -1,0 +1,196 @@
+"""Telling article pages from listings, static pages and the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+from pipelines.urls import canonical_url
+
+ARTICLE_SCHEMA_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "blogposting",
+        "analysisnewsarticle",
+        "pressrelease",
+        "report",
+    }
+)
+# Texts of language-switcher links, and the language they lead to.
+SWITCHER_LABELS = {
+    "en": "en",
+    "eng": "en",
+    "english": "en",
+    "ru": "ru",
+    "rus": "ru",
+    "рус": "ru",
+    "русский": "ru",
+    "russian": "ru",
+    "de": "de",
+    "deutsch": "de",
+    "tt": "tt",
+    "татарча": "tt",
+    "kz": "kk",
+    "қазақша": "kk",
+    "中文": "zh",
+}
+MIN_DATED_TEXT_CHARS = 400
+MAX_LINK_TEXT_SHARE = 0.5
+# A page whose main text holds this many teasers (linked headlines or the summaries under
+# them) is a listing.
+MIN_LISTING_TEASERS = 2
+MIN_HEADLINE_WORDS = 3
+HEADLINE_LINKS = "//h2[.//a[@href]] | //h3[.//a[@href]] | //h4[.//a[@href]]"
+HEADLINE_LINKS_IN = ".//h2[.//a[@href]] | .//h3[.//a[@href]] | .//h4[.//a[@href]]"
+MAX_CARD_DEPTH = 4
+MIN_SUMMARY_CHARS = 60
+SUMMARY_PREFIX_CHARS = 40
+
+
+@dataclass(slots=True)
+class PageSignals:
+    """What the page says about itself in its markup, read before extraction alters the tree."""
+
+    canonical_url: str
+    alternates: dict[str, str]
+    og_type: str
+    schema_types: frozenset[str]
+    link_text_share: float
+    teasers: tuple[str, ...]
+
+
+def _schema_types(tree: HtmlElement) -> frozenset[str]:
+    types: set[str] = set()
+    for script in tree.iterfind(".//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                declared = node.get("@type")
+                for name in declared if isinstance(declared, list) else [declared]:
+                    if isinstance(name, str):
+                        types.add(name.lower())
+                stack.extend(node.get("@graph", []))
+    return frozenset(types)
+
+
+def _link_text_share(tree: HtmlElement) -> float:
+    body = tree.find(".//body")
+    if body is None:
+        return 0.0
+    total = len("".join(body.itertext()).split())
+    if not total:
+        return 0.0
+    in_links = sum(len("".join(a.itertext()).split()) for a in body.iter("a"))
+    return in_links / total
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _card_summary(heading: HtmlElement) -> str | None:
+    """The summary paragraph of the card a linked heading opens, if it is a teaser card."""
+    card = heading
+    for _ in range(MAX_CARD_DEPTH):
+        card = card.getparent()
+        if card is None or card.tag in ("body", "html"):
+            return None
+        if len(card.xpath(HEADLINE_LINKS_IN)) > 1:
+            return None
+        for block in card.iter("p", "div"):
+            if heading in block.iterancestors() or block is heading:
+                continue
+            text = _squeeze(block.text_content())
+            if len(text) >= MIN_SUMMARY_CHARS and not block.xpath(".//h2 | .//h3 | .//h4"):
+                return text[:SUMMARY_PREFIX_CHARS]
+    return None
+
+
+def _teasers(tree: HtmlElement) -> tuple[str, ...]:
+    """Headlines linking to other pages, and the summaries under them: a listing's teasers."""
+    teasers = []
+    for heading in tree.xpath(HEADLINE_LINKS):
+        headline = _squeeze(heading.text_content())
+        if len(headline.split()) < MIN_HEADLINE_WORDS:
+            continue
+        teasers.append(headline)
+        if summary := _card_summary(heading):
+            teasers.append(summary)
+    return tuple(teasers)
+
+
+def _switcher_targets(tree: HtmlElement, url: str) -> dict[str, str]:
+    """Pages a language switcher links to, by language; a switcher to a section's root
+    (a home page) names no translation."""
+    targets: dict[str, str] = {}
+    for link in tree.iter("a"):
+        href = (link.get("href") or "").strip()
+        label = (link.get("hreflang") or link.get("lang") or link.text_content()).strip().lower()
+        lang = SWITCHER_LABELS.get(label)
+        if not lang or not href or href.startswith("#"):
+            continue
+        target = canonical_url(urljoin(url, href))
+        if len([part for part in urlsplit(target).path.split("/") if part]) > 1:
+            targets.setdefault(lang, target)
+    return targets
+
+
+def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
+    canonical = url
+    for link in tree.iterfind(".//head/link[@rel='canonical']"):
+        if href := (link.get("href") or "").strip():
+            canonical = urljoin(url, href)
+            break
+    alternates = {}
+    for link in tree.iterfind(".//head/link[@rel='alternate'][@hreflang]"):
+        lang = (link.get("hreflang") or "").strip().lower()
+        href = (link.get("href") or "").strip()
+        if lang and href and lang != "x-default":
+            alternates[lang] = canonical_url(urljoin(url, href))
+    for lang, target in _switcher_targets(tree, url).items():
+        alternates.setdefault(lang, target)
+    og_type = ""
+    for meta in tree.iterfind(".//head/meta[@property='og:type']"):
+        og_type = (meta.get("content") or "").strip().lower()
+    return PageSignals(
+        canonical_url=canonical_url(canonical),
+        alternates=alternates,
+        og_type=og_type,
+        schema_types=_schema_types(tree),
+        link_text_share=_link_text_share(tree),
+        teasers=_teasers(tree),
+    )
+
+
+def article_rejection(signals: PageSignals, text: str, published: dt.date | None) -> str | None:
+    """Why the page is not an article, or None when it is one."""
+    if not text.strip():
+        return "no main text"
+    flat = _squeeze(text)
+    teasers = sum(teaser in flat for teaser in signals.teasers)
+    if teasers >= MIN_LISTING_TEASERS:
+        return f"a listing: {teasers} teaser headlines or summaries in the main text"
+    if signals.og_type == "article" or signals.schema_types & ARTICLE_SCHEMA_TYPES:
+        return None
+    if signals.og_type:
+        return f"og:type is {signals.og_type!r}"
+    if signals.link_text_share > MAX_LINK_TEXT_SHARE:
+        return f"{signals.link_text_share:.0%} of the page's words are links (a listing)"
+    if published is None:
+        return "no article markup and no date"
+    if len(text) < MIN_DATED_TEXT_CHARS:
+        return f"only {len(text)} characters of text"
+    return None

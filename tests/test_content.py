@@ -1,0 +1,203 @@
+"""Main-content extraction: boilerplate out, article in, on the sample portal and snippets."""
+
+from __future__ import annotations
+
+import pytest
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from archive.cli import DEMO_PORTAL
+from pipelines.boilerplate import SiteTemplate, fingerprint
+from pipelines.content import MainContent, extract_content
+
+BASE = "http://portal.example"
+ARTICLES = [
+    "/en/news/new-sez-resident/",
+    "/en/news/new-plant-in-industrial-park/",
+    "/en/news/investment-forum-2026/",
+    "/news/novyy-rezident-oez-zarechye/",
+    "/news/novyy-zavod-v-industrialnom-parke/",
+    "/news/investitsionnyy-forum-2026/",
+    "/news/programma-mer-podderzhki-2027-2029/",
+]
+BOILERPLATE = [
+    "Подпишитесь на дайджест",
+    "Subscribe to the news digest",
+    "Я даю согласие на обработку персональных данных",
+    "Контакты для инвесторов",
+    "Contact for investors",
+    "cookie",
+    "VK",
+    "Telegram",
+    "Поделиться",
+    "Share:",
+    "Читайте также",
+    "Read also",
+    "Photo:",
+    "Фото:",
+    "All rights reserved",
+    "Все права защищены",
+]
+
+
+def tree_of(path: str) -> HtmlElement:
+    html = (DEMO_PORTAL / path.strip("/") / "index.html").read_bytes()
+    tree = load_html(html)
+    assert tree is not None
+    return tree
+
+
+def content_of(path: str, template: frozenset[str] | None = None) -> MainContent:
+    return extract_content(tree_of(path), BASE + path, template=template)
+
+
+@pytest.fixture(scope="module")
+def portal_template() -> frozenset[str]:
+    learner = SiteTemplate()
+    for path in sorted(DEMO_PORTAL.rglob("index.html")):
+        learner.learn(load_html(path.read_bytes()), str(path.relative_to(DEMO_PORTAL)))
+    return learner.blocks
+
+
+def test_english_article_keeps_lead_and_paragraphs() -> None:
+    content = content_of("/en/news/new-sez-resident/")
+    assert content.title == "EcoPolymer becomes a resident of the Zarechye Special Economic Zone"
+    lines = content.text.split("\n")
+    assert lines[0].startswith("The supervisory board of the Zarechye industrial")
+    assert any(line.startswith("The plant will occupy a 6.5-hectare plot") for line in lines)
+    assert lines[-1].startswith("The zone now has 23 residents")
+    assert len(lines) == 5
+
+
+def test_russian_article_keeps_lead_and_paragraphs() -> None:
+    content = content_of("/news/novyy-rezident-oez-zarechye/")
+    assert content.title == "Компания «ЭкоПолимер» стала резидентом ОЭЗ «Заречье»"
+    assert content.text.startswith("Наблюдательный совет особой экономической зоны")
+    assert "Сергей Миронов" in content.text
+    assert content.text.count("\n") >= 4
+
+
+@pytest.mark.parametrize("path", ARTICLES)
+@pytest.mark.parametrize("with_template", [False, True])
+def test_boilerplate_is_removed(
+    path: str, with_template: bool, portal_template: frozenset[str]
+) -> None:
+    content = content_of(path, portal_template if with_template else None)
+    assert content.text
+    for phrase in BOILERPLATE:
+        assert phrase.lower() not in content.text.lower(), phrase
+
+
+@pytest.mark.parametrize("path", ARTICLES)
+def test_title_is_not_repeated_in_text(path: str) -> None:
+    content = content_of(path)
+    assert content.title
+    assert content.title not in content.text.split("\n")
+
+
+@pytest.mark.parametrize("path", ARTICLES)
+def test_template_keeps_the_article(path: str, portal_template: frozenset[str]) -> None:
+    assert content_of(path, portal_template).text == content_of(path).text
+
+
+def test_extraction_leaves_the_head_readable() -> None:
+    tree = tree_of("/en/news/new-sez-resident/")
+    extract_content(tree, BASE + "/en/news/new-sez-resident/")
+    assert tree.find(".//head/link[@rel='canonical']") is not None
+    assert tree.find(".//body//form") is not None
+
+
+PROSE = (
+    "The regional government approved a new programme of support for industrial investors, "
+    "which covers subsidies on loans, tax relief and ready-made sites with utilities. "
+)
+
+
+TOWNS = ["Zarechinsk", "Lesnoy", "Ozyorsk", "Gorki", "Belaya", "Krasny", "Nagorny", "Sosnovka"]
+
+
+def snippet_page(block: str, number: int) -> str:
+    town = TOWNS[number % len(TOWNS)]
+    return f"""<html><head><title>News of {town} | Agency</title></head><body>
+    <div class="top">Welcome to the investment portal of the region, open every day</div>
+    <h1>News of {town}</h1>
+    <div class="story"><p>Lead about {town}. {PROSE}</p><p>{town} {PROSE * 2}</p>
+    <p>Closing paragraph about {town}. {PROSE}</p></div>
+    <div class="box">{block}</div>
+    </body></html>"""
+
+
+def test_template_learning_removes_repeated_blocks() -> None:
+    block = "Invest hotline: call the agency desk for an appointment with a project manager"
+    learner = SiteTemplate(min_pages=3)
+    pages = [(load_html(snippet_page(block, n)), f"{BASE}/news/{n}/") for n in range(4)]
+    learner.learn_all(pages)
+    learner.learn(*pages[0])
+    assert learner.pages == 4
+    assert fingerprint(block) in learner.blocks
+    tree = load_html(snippet_page(block, 5))
+    without = extract_content(tree, BASE + "/news/9/")
+    with_template = extract_content(tree, BASE + "/news/9/", template=learner.blocks)
+    assert "Invest hotline" not in with_template.text
+    assert "Welcome to the investment portal" not in with_template.text
+    assert with_template.text.startswith("Lead about Krasny.")
+    assert with_template.text.count("\n") == 2
+    assert len(without.text) >= len(with_template.text)
+
+
+def test_blocks_seen_on_too_few_pages_are_not_template() -> None:
+    learner = SiteTemplate(min_pages=3)
+    learner.learn_all((load_html(snippet_page("x", n)), f"/{n}") for n in range(2))
+    assert fingerprint("Welcome to the investment portal of the region, open every day") not in (
+        learner.blocks
+    )
+
+
+def test_generic_rules_on_a_snippet() -> None:
+    html = f"""<html><head><title>Plant opens</title></head><body>
+    <nav><a href="/">Home</a> <a href="/news/">News</a></nav>
+    <article><h1>Plant opens</h1>
+    <p>{PROSE}</p>
+    <figure><img src="a.jpg"><figcaption>Photo: press office of the agency</figcaption></figure>
+    <p>Read also: <a href="/x">Another plant opened last year in the same park</a></p>
+    <p>{PROSE * 2}</p>
+    <div class="share-buttons"><a href="#">Facebook</a> <a href="#">Twitter</a></div>
+    <div id="comments"><p>Great news, I think so. {PROSE}</p></div>
+    </article>
+    <div class="cookie-notice">We use cookies to improve the site. OK</div>
+    <footer>Copyright 2026 Agency</footer></body></html>"""
+    content = extract_content(load_html(html), BASE + "/plant/")
+    assert content.title == "Plant opens"
+    lines = content.text.split("\n")
+    assert lines == [PROSE.strip(), (PROSE * 2).strip()]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html></html>",
+        "<html><head><title>Only a head</title></head></html>",
+        "<html><body><p>Truncated paragraph with no end",
+        "<html><body>" + "<div>" * 3000 + "deep" + "</div>" * 3000 + "</body></html>",
+        "<html><body>" + "<p>A huge page of many paragraphs of words.</p>" * 20000,
+        "\x00\x01\x02\xff binary \x89PNG",
+    ],
+)
+def test_odd_pages_do_not_raise(html: str) -> None:
+    tree = load_html(html)
+    if tree is None:
+        return
+    content = extract_content(tree, BASE + "/odd/")
+    assert isinstance(content.text, str)
+    assert isinstance(content.title, str)
+
+
+def test_binary_bytes_do_not_raise() -> None:
+    tree = load_html(bytes(range(256)) * 100)
+    if tree is not None:
+        assert isinstance(extract_content(tree, BASE + "/bin").text, str)
+
+
+def test_page_without_main_content_has_empty_text() -> None:
+    html = "<html><head><title>Menu</title></head><body><nav><a href='/'>Home</a></nav></body>"
+    assert extract_content(load_html(html), BASE + "/menu/").text == ""

@@ -1,0 +1,72 @@
+"""The per-page stages on the sample portal's pages, without Scrapy."""
+
+from __future__ import annotations
+
+import pytest
+from trafilatura.utils import load_html
+
+from archive.cli import DEMO_PORTAL
+from pipelines.classify import read_page_signals
+from pipelines.language import detect_language
+from pipelines.page import process_page
+from pipelines.stage import NotAnArticle
+
+BASE = "http://portal.example"
+
+
+def page(path: str) -> str:
+    return (DEMO_PORTAL / path.strip("/") / "index.html").read_text(encoding="utf-8")
+
+
+def test_english_article_on_a_page_marked_lang_ru() -> None:
+    item = process_page(page("/en/news/new-sez-resident/"), BASE + "/en/news/new-sez-resident/")
+    assert item.lang == "en"
+    assert item.title.startswith("EcoPolymer becomes a resident")
+    assert item.published.isoformat() == "2026-11-18"
+    assert item.canonical_url == BASE + "/en/news/new-sez-resident/"
+    assert item.alternates["ru"] == BASE + "/news/novyy-rezident-oez-zarechye/"
+    assert "согласие" not in item.text
+    assert len(item.content_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/about/", "og:type is 'website'"),
+        ("/news/", "og:type is 'website'"),
+        ("/", ""),
+        ("/en/about/", "og:type is 'website'"),
+    ],
+)
+def test_non_articles_are_rejected_with_a_reason(path: str, reason: str) -> None:
+    with pytest.raises(NotAnArticle, match=reason or "."):
+        process_page(page(path), BASE + path)
+
+
+@pytest.mark.parametrize("html", ["", "\x00\x01\x02binary", "<html><body></body></html>"])
+def test_empty_or_binary_pages_are_skipped(html: str) -> None:
+    with pytest.raises(NotAnArticle):
+        process_page(html, BASE + "/x/")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Губернатор открыл новый завод в индустриальном парке.", "ru"),
+        ("The governor opened a new plant in the industrial park.", "en"),
+        ("", "und"),
+        ("2026 — 24.11 / 100 500", "und"),
+    ],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+
+
+def test_language_switcher_to_an_article_is_a_translation_but_to_a_home_is_not() -> None:
+    html = (
+        "<html><head></head><body>"
+        '<a href="/en/news/plant/">EN</a> <a href="/">RU</a> <a href="/de/" hreflang="de">DE</a>'
+        "</body></html>"
+    )
+    signals = read_page_signals(load_html(html), BASE + "/news/zavod/")
+    assert signals.alternates == {"en": BASE + "/en/news/plant/"}
