@@ -4,17 +4,20 @@ after extraction improves (reprocess), or over WARC files of other crawlers (imp
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from lxml.html import HtmlElement
 from sqlalchemy import Engine, select
+from trafilatura.utils import load_html
 
 from archive.db import session_factory
 from archive.models import Article, Site
 from archive.store import ArchiveWriter, Outcome, RunCounts
 from archive.warc import FetchedPage, RecordLocation, iter_responses, read_response
 from crawler.profiles import load_profiles
+from pipelines.boilerplate import SiteTemplate
 from pipelines.encoding import decode_html
 from pipelines.page import extract_page
 from pipelines.urls import site_name_for
@@ -26,15 +29,53 @@ UNREADABLE = "unreadable record"
 
 
 def _store(
-    writer: ArchiveWriter, page: FetchedPage, site: str, run_id: int | None, **fields
+    writer: ArchiveWriter,
+    page: FetchedPage,
+    site: str,
+    run_id: int | None,
+    template: SiteTemplate,
+    **fields,
 ) -> str:
-    """Run the pipeline over one archived response and store the article; the outcome."""
-    _, html = decode_html(page.body, page.content_type or None)
-    item, rejection = extract_page(html, page.url, site=site, warc_location=page.location, **fields)
+    """Run the pipeline over one archived response and store the article; the outcome.
+
+    The site's template learns from the page first, as in a crawl.
+    """
+    html, tree = _parsed(page)
+    if tree is not None:
+        template.learn(tree, page.url)
+    item, rejection = extract_page(
+        html,
+        page.url,
+        site=site,
+        tree=tree,
+        template=template.blocks,
+        warc_location=page.location,
+        **fields,
+    )
     if rejection:
         logger.info("not an article, %s: %s", rejection, page.url)
         return NOT_AN_ARTICLE
     return writer.save(item, run_id)
+
+
+def _parsed(page: FetchedPage) -> tuple[str, HtmlElement | None]:
+    _, html = decode_html(page.body, page.content_type or None)
+    return html, load_html(html)
+
+
+def _learned_templates(records: list[tuple]) -> defaultdict[str, SiteTemplate]:
+    """The template of each site, learned from all of its archived pages before any of them
+    is extracted again: the crawl had learned it only from the pages before each one."""
+    templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
+    for site, _, path, offset, *_ in records:
+        try:
+            page = read_response(RecordLocation(path, offset))
+        except (OSError, ValueError):
+            continue
+        _, tree = _parsed(page)
+        if tree is not None:
+            templates[site].learn(tree, page.url)
+    return templates
 
 
 def _site_options(site: str) -> dict:
@@ -77,6 +118,8 @@ def reprocess(
     """
     writer = ArchiveWriter(engine)
     options: dict[str, dict] = {}
+    records = list(records)
+    templates = _learned_templates(records)
     for site, url, path, offset, last_fetched, etag, last_modified, published in records:
         try:
             page = read_response(RecordLocation(path, offset))
@@ -86,10 +129,16 @@ def reprocess(
             continue
         if site not in options:
             options[site] = _site_options(site)
-        fields = {**options[site], "fetched_at": last_fetched, "listing_published": published}
+        fields = {
+            **options[site],
+            "fetched_at": last_fetched,
+            "listing_published": published,
+            "etag": etag,
+            "last_modified": last_modified,
+        }
         if drop_selectors:
             fields["drop_selectors"] = (*fields.get("drop_selectors", ()), *drop_selectors)
-        yield _store(writer, page, site, None, etag=etag, last_modified=last_modified, **fields)
+        yield _store(writer, page, site, None, templates[site], **fields)
 
 
 def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
@@ -98,14 +147,16 @@ def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
     paths = list(paths)
     run_id = writer.start_run([f"import:{path.name}" for path in paths])
     outcomes: Counter[str] = Counter()
+    templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
     status = "interrupted"
     try:
         for path in paths:
             for page in iter_responses(path):
                 if page.status != 200 or "html" not in page.content_type.lower():
                     continue
+                site = site_name_for(page.url)
                 outcome = _store(
-                    writer, page, site_name_for(page.url), run_id, fetched_at=page.fetched_at
+                    writer, page, site, run_id, templates[site], fetched_at=page.fetched_at
                 )
                 outcomes[outcome] += 1
                 yield outcome

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import trafilatura
 from trafilatura.utils import load_html
 
 from pipelines.content import MainContent, extract_content
@@ -98,7 +99,25 @@ def pages(folder: Path, limit: int | None) -> Iterator[tuple[str, bytes, str, st
         yield key, html, truth[key].get("url") or "", truth[key]["articleBody"]
 
 
-def run(name: str, limit: int | None) -> dict[str, float]:
+def newsarchive_content(html: bytes, url: str) -> MainContent:
+    tree = load_html(html)
+    return extract_content(tree, url) if tree is not None else MainContent("", "")
+
+
+def trafilatura_content(html: bytes, url: str) -> MainContent:
+    """trafilatura with its default settings, for comparison."""
+    document = trafilatura.bare_extraction(html, url=url)
+    if document is None:
+        return MainContent("", "")
+    return MainContent(document.title or "", document.text or "")
+
+
+EXTRACTORS = {"newsarchive": newsarchive_content, "trafilatura": trafilatura_content}
+
+
+def run(
+    name: str, limit: int | None, extractor: Callable[[bytes, str], MainContent]
+) -> dict[str, float]:
     dataset = DATASETS[name]
     folder = DATASETS_DIR / dataset.folder
     if not (folder / "ground-truth.json").is_file():
@@ -106,8 +125,7 @@ def run(name: str, limit: int | None) -> dict[str, float]:
     pairs, elapsed = [], 0.0
     for _key, html, url, reference in pages(folder, limit):
         start = time.perf_counter()
-        tree = load_html(html)
-        content = extract_content(tree, url) if tree is not None else MainContent("", "")
+        content = extractor(html, url)
         elapsed += time.perf_counter() - start
         pairs.append((reference, dataset.prediction(content)))
     result = scores(pairs)
@@ -135,12 +153,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["en", "ru", "all"], default="all")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
+    parser.add_argument(
+        "--extractor",
+        choices=list(EXTRACTORS),
+        default="newsarchive",
+        help="what to measure (trafilatura: the library alone, as a baseline)",
+    )
     args = parser.parse_args(argv)
     if not DATASETS_DIR.is_dir():
         sys.exit(f"datasets folder not found: {DATASETS_DIR}")
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     for name in names:
-        print(report(name, run(name, args.limit)), flush=True)
+        result = run(name, args.limit, EXTRACTORS[args.extractor])
+        print(f"{args.extractor} {report(name, result)}", flush=True)
 
 
 if __name__ == "__main__":

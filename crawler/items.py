@@ -25,6 +25,7 @@ class ArticleItem:
     warc_location: RecordLocation | None = None
     timezone: str = "Europe/Moscow"
     drop_selectors: tuple[str, ...] = ()
+    template: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     tree: HtmlElement | None = field(default=None, repr=False, compare=False)
     canonical_url: str = ""
     title: str = ""

@@ -38,6 +38,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
+    "pipelines.boilerplate.SiteTemplatePipeline": 50,
     "pipelines.extraction.ExtractionPipeline": 100,
     "pipelines.language.LanguagePipeline": 200,
     "pipelines.dedup.FingerprintPipeline": 300,

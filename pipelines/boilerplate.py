@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, defaultdict
 from functools import lru_cache
 
 from lxml.html import HtmlElement
+
+from crawler.items import ArticleItem
 
 # Tags that never hold article prose, whatever their size.
 NON_TEXT_TAGS = frozenset(
@@ -229,6 +230,35 @@ def strip_furniture(body: HtmlElement) -> None:
             stack.extend(element)
 
 
+ROW_GROUPS = frozenset({"tbody", "thead", "tfoot", "tr"})
+# Cells holding paragraphs, headings or nested tables lay out a page; data tables hold values.
+LAYOUT_CELL_CONTENT = ("p", "div", "table", "h1", "h2", "h3", "h4", "ul", "ol", "blockquote")
+MAX_DATA_CELL = 500
+CELLS = frozenset({"td", "th"})
+
+
+def _is_layout_table(table: HtmlElement) -> bool:
+    for cell in table.iter(*CELLS):
+        if len(cell.text_content()) > MAX_DATA_CELL:
+            return True
+        if any(True for _ in cell.iterchildren(*LAYOUT_CELL_CONTENT)):
+            return True
+    return False
+
+
+def unwrap_layout_tables(body: HtmlElement) -> None:
+    """Turn tables that lay out a page into plain blocks, so that extraction reads their cells
+    as the paragraphs they hold instead of flattening them into table rows."""
+    for table in list(body.iter("table")):
+        if not _is_layout_table(table):
+            continue
+        parts = [table]
+        while parts:
+            part = parts.pop()
+            part.tag = "div"
+            parts.extend(child for child in part if child.tag in ROW_GROUPS or child.tag in CELLS)
+
+
 def block_fingerprints(body: HtmlElement) -> set[str]:
     """Fingerprints of the blocks of a page, for learning what repeats across a site."""
     keys = set()
@@ -255,12 +285,19 @@ def strip_template(body: HtmlElement, template: frozenset[str]) -> None:
 
 
 class SiteTemplate:
-    """Learns a site's template: the blocks seen on at least `min_pages` of its distinct pages."""
+    """Learns a site's template: the blocks seen on most of its distinct pages.
 
-    def __init__(self, min_pages: int = 3) -> None:
+    A block counts as template once it is on at least `min_pages` pages and on `min_share`
+    of all pages seen: forms, widgets and footers are on nearly every page, while an
+    article's lead, repeated as a teaser on a listing or two, is not.
+    """
+
+    def __init__(self, min_pages: int = 3, min_share: float = 0.5) -> None:
         self.min_pages = min_pages
+        self.min_share = min_share
         self._pages: set[str] = set()
         self._counts: Counter[str] = Counter()
+        self._blocks: frozenset[str] | None = frozenset()
 
     def learn(self, tree: HtmlElement, url: str) -> None:
         if url in self._pages:
@@ -270,10 +307,7 @@ class SiteTemplate:
             return
         self._pages.add(url)
         self._counts.update(block_fingerprints(body))
-
-    def learn_all(self, pages: Iterable[tuple[HtmlElement, str]]) -> None:
-        for tree, url in pages:
-            self.learn(tree, url)
+        self._blocks = None
 
     @property
     def pages(self) -> int:
@@ -281,4 +315,22 @@ class SiteTemplate:
 
     @property
     def blocks(self) -> frozenset[str]:
-        return frozenset(key for key, count in self._counts.items() if count >= self.min_pages)
+        if self._blocks is None:
+            needed = max(self.min_pages, self.min_share * len(self._pages))
+            self._blocks = frozenset(key for key, n in self._counts.items() if n >= needed)
+        return self._blocks
+
+
+class SiteTemplatePipeline:
+    """Learns each site's template from every page of a crawl, listings included, and hands
+    the template to extraction with the item."""
+
+    def __init__(self) -> None:
+        self.templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
+
+    def process_item(self, item: object) -> object:
+        if isinstance(item, ArticleItem) and item.tree is not None:
+            template = self.templates[item.site]
+            template.learn(item.tree, item.url)
+            item.template = template.blocks
+        return item

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 import trafilatura
 from lxml.html import HtmlElement
 
-from pipelines.boilerplate import normalize, strip_furniture, strip_template
+from pipelines.boilerplate import (
+    normalize,
+    strip_furniture,
+    strip_template,
+    unwrap_layout_tables,
+)
 from pipelines.content_vote import best_text
 
 # trafilatura warns about every page without main text; the pipeline reports those itself.
@@ -32,7 +37,7 @@ DATELINE_WORDS = (
     "jan feb mar apr may jun jul aug sep sept oct nov dec г года мск am pm gmt utc"
 )
 DATE_WORDS = frozenset(DATELINE_WORDS.split())
-DATE_OR_TIME = re.compile(r"\d:\d\d|\d[./]\d\d?[./]\d|[^\W\d]{3}")
+DATE_OR_TIME = re.compile(r"\d:\d\d|\d[./-]\d\d?[./-]\d|[^\W\d]{3}")
 RELATED_HEADING = re.compile(
     r"^\W*(?:(?:ссылки|новости|статьи|материалы|сайты|также) по теме|по теме|читайте также|"
     r"смотрите также|см\. также|другие новости|похожие новости|see also|related(?: stories|"
@@ -41,6 +46,8 @@ RELATED_HEADING = re.compile(
 )
 # A "see also" heading in the first part of a text introduces part of the story.
 RELATED_FROM = 0.3
+# A copyright line ends the article: the site's footer and its addresses follow.
+COPYRIGHT_LINE = re.compile(r"^\W{0,3}(?:©|\(c\)\s|copyright\b)", re.IGNORECASE)
 AUTHOR_META = (
     "meta[@name='author']",
     "meta[@property='article:author']",
@@ -142,9 +149,10 @@ def _is_dateline(line: str) -> bool:
 
 
 def _before_related(lines: list[str]) -> list[str]:
-    """The lines before a "see also" heading in the later part of the text: links follow it."""
+    """The lines before a "see also" heading or a copyright line in the later part of the
+    text: links and the site's footer follow them."""
     for index in range(max(1, int(len(lines) * RELATED_FROM)), len(lines)):
-        if RELATED_HEADING.match(lines[index]):
+        if RELATED_HEADING.match(lines[index]) or COPYRIGHT_LINE.match(lines[index]):
             return lines[:index]
     return lines
 
@@ -166,7 +174,7 @@ def _without_page_furniture(text: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def clean_body(tree: HtmlElement, template: frozenset[str] | None) -> HtmlElement | None:
+def clean_body(tree: HtmlElement, template: frozenset[str]) -> HtmlElement | None:
     """A copy of the page with generic and site-specific boilerplate removed."""
     page = deepcopy(tree)
     body = page.find("body")
@@ -175,11 +183,12 @@ def clean_body(tree: HtmlElement, template: frozenset[str] | None) -> HtmlElemen
     if template:
         strip_template(body, template)
     strip_furniture(body)
+    unwrap_layout_tables(body)
     return page
 
 
 def extract_content(
-    tree: HtmlElement, url: str, *, template: frozenset[str] | None = None
+    tree: HtmlElement, url: str, *, template: frozenset[str] = frozenset()
 ) -> MainContent:
     """The main content of a parsed page; empty text when the page has none.
 

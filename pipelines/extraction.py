@@ -33,13 +33,15 @@ def analyse_page(
     listing_published: dt.date | None = None,
     site_tz: ZoneInfo = MOSCOW,
     drop_selectors: tuple[str, ...] = (),
+    template: frozenset[str] = frozenset(),
 ) -> tuple[ExtractedArticle, str | None]:
     """The page's main content, and why it is not an article (None when it is one).
 
     `tree` is the page already parsed by the crawler, so that a page is parsed once;
     `listing_published` is the date shown next to the page's link on a listing; dates are
     taken in the site's time zone `site_tz`; `drop_selectors` are CSS selectors of a site's
-    blocks to remove before extraction (a profile hint).
+    blocks to remove before extraction (a profile hint); `template` holds the fingerprints
+    of the blocks that repeat across the site's pages (see SiteTemplate).
     """
     if tree is None:
         tree = load_html(html)
@@ -50,7 +52,7 @@ def analyse_page(
     for selector in drop_selectors:
         for element in tree.cssselect(selector):
             element.drop_tree()
-    content = extract_content(tree, url)
+    content = extract_content(tree, url, template=template)
     article = ExtractedArticle(
         title=content.title,
         text=content.text,
@@ -75,6 +77,7 @@ class ExtractionPipeline(PageStage):
             item.listing_published,
             ZoneInfo(item.timezone),
             item.drop_selectors,
+            item.template,
         )
         item.tree = None
         item.canonical_url = article.canonical_url

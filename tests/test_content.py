@@ -47,7 +47,7 @@ def tree_of(path: str) -> HtmlElement:
     return tree
 
 
-def content_of(path: str, template: frozenset[str] | None = None) -> MainContent:
+def content_of(path: str, template: frozenset[str] = frozenset()) -> MainContent:
     return extract_content(tree_of(path), BASE + path, template=template)
 
 
@@ -131,8 +131,8 @@ def test_template_learning_removes_repeated_blocks() -> None:
     block = "Invest hotline: call the agency desk for an appointment with a project manager"
     learner = SiteTemplate(min_pages=3)
     pages = [(load_html(snippet_page(block, n)), f"{BASE}/news/{n}/") for n in range(4)]
-    learner.learn_all(pages)
-    learner.learn(*pages[0])
+    for page in [*pages, pages[0]]:
+        learner.learn(*page)
     assert learner.pages == 4
     assert fingerprint(block) in learner.blocks
     tree = load_html(snippet_page(block, 5))
@@ -147,10 +147,23 @@ def test_template_learning_removes_repeated_blocks() -> None:
 
 def test_blocks_seen_on_too_few_pages_are_not_template() -> None:
     learner = SiteTemplate(min_pages=3)
-    learner.learn_all((load_html(snippet_page("x", n)), f"/{n}") for n in range(2))
+    for n in range(2):
+        learner.learn(load_html(snippet_page("x", n)), f"/{n}")
     assert fingerprint("Welcome to the investment portal of the region, open every day") not in (
         learner.blocks
     )
+
+
+def test_a_lead_repeated_as_teaser_on_a_few_of_many_pages_is_not_template() -> None:
+    lead = "Lead of one story that the listing and the tag pages repeat as a teaser"
+    learner = SiteTemplate(min_pages=3)
+    for n in range(10):
+        learner.learn(load_html(snippet_page(lead if n < 4 else f"Other box {n}", n)), f"/{n}")
+    assert fingerprint(lead) not in learner.blocks
+    learner.learn(load_html(snippet_page(lead, 10)), "/10")
+    learner.learn(load_html(snippet_page(lead, 11)), "/11")
+    assert learner.pages == 12
+    assert fingerprint(lead) in learner.blocks
 
 
 def test_generic_rules_on_a_snippet() -> None:
@@ -201,3 +214,29 @@ def test_binary_bytes_do_not_raise() -> None:
 def test_page_without_main_content_has_empty_text() -> None:
     html = "<html><head><title>Menu</title></head><body><nav><a href='/'>Home</a></nav></body>"
     assert extract_content(load_html(html), BASE + "/menu/").text == ""
+
+
+LAYOUT_PAGE = """<html><head><title>Plant opens in Krasny | Agency</title></head><body>
+<table><tr><td><a href="/">Home</a><br><a href="/news/">News</a><br><a href="/about/">About</a></td>
+<td><h1>Plant opens in Krasny</h1><p>Lead about Krasny. {prose}</p><p>Second paragraph. {prose}</p>
+<p>The plant will make, in tonnes per year:</p>
+<table><tr><th>product</th><th>2027</th><th>2028</th></tr>
+<tr><td>glass</td><td>1200</td><td>1800</td></tr></table>
+<p>Closing paragraph. {prose}</p>{footer}</td></tr></table></body></html>"""
+
+
+def test_a_layout_table_is_read_as_paragraphs_and_a_data_table_stays_a_table() -> None:
+    text = extract_content(load_html(LAYOUT_PAGE.format(prose=PROSE, footer="")), BASE).text
+    lines = text.split("\n")
+    assert lines[0].startswith("Lead about Krasny.") and lines[0].endswith(PROSE.strip())
+    assert lines[1].startswith("Second paragraph.")
+    assert lines[-1].startswith("Closing paragraph.")
+    assert "| glass | 1200 | 1800 |" in lines
+    assert "Home" not in text
+
+
+def test_text_ends_before_the_copyright_line_of_the_footer() -> None:
+    footer = "<p>© 2026 Agency of Krasny. Address: 1 Main Street, phone 555-0100.</p>"
+    text = extract_content(load_html(LAYOUT_PAGE.format(prose=PROSE, footer=footer)), BASE).text
+    assert text.split("\n")[-1].startswith("Closing paragraph.")
+    assert "Main Street" not in text
