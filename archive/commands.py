@@ -28,6 +28,11 @@ db_option = click.option(
 )
 
 
+def date_option(*names: str, help: str):
+    """A YYYY-MM-DD option, as the date filters of search and export take them."""
+    return click.option(*names, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help=help)
+
+
 def connect(db_url: str | None) -> Engine:
     try:
         return open_archive(db_url)

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Engine, Select, func, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from archive.commands import CommandError, connect, db_option, with_progress
+from archive.commands import CommandError, connect, date_option, db_option, with_progress
 from archive.db import session_factory
 from archive.models import Article, ArticleAlternate, ArticleVersion, Site
 
@@ -307,20 +307,8 @@ def atomic_output(path: Path) -> Iterator[IO[str]]:
 )
 @click.option("--lang", "langs", multiple=True, metavar="CODE", help="Language (repeatable).")
 @click.option("--site", "sites", multiple=True, metavar="NAME", help="Site (repeatable).")
-@click.option(
-    "--from",
-    "published_from",
-    type=click.DateTime(["%Y-%m-%d"]),
-    metavar="DATE",
-    help="Published on or after DATE (YYYY-MM-DD).",
-)
-@click.option(
-    "--until",
-    "published_until",
-    type=click.DateTime(["%Y-%m-%d"]),
-    metavar="DATE",
-    help="Published on or before DATE (YYYY-MM-DD).",
-)
+@date_option("--from", "published_from", help="Published on or after DATE (YYYY-MM-DD).")
+@date_option("--until", "published_until", help="Published on or before DATE (YYYY-MM-DD).")
 @click.option(
     "-o",
     "--output",

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import Stemmer
 from sqlalchemy import Connection, Date, Engine, bindparam
 
-from archive.commands import CommandError, connect, db_option
+from archive.commands import CommandError, connect, date_option, db_option
 
 SNIPPET_WIDTH = 200
 TITLE_WEIGHT = 5.0
@@ -405,12 +405,8 @@ def _format_hit(rank: int, hit: SearchHit) -> str:
 @click.argument("query", nargs=-1, required=True)
 @click.option("--lang", type=click.Choice(["ru", "en"]), help="Only articles in this language.")
 @click.option("--site", help="Only articles of this site.")
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on or after."
-)
-@click.option(
-    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on or before."
-)
+@date_option("--since", help="Only articles published on or after DATE (YYYY-MM-DD).")
+@date_option("--until", help="Only articles published on or before DATE (YYYY-MM-DD).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
 @db_option
