@@ -14,7 +14,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from pipelines.urls import canonical_url, is_http_url
 
-SKIPPED_EXTENSIONS = frozenset(f".{ext}" for ext in (*IGNORED_EXTENSIONS, "json", "xml", "rss"))
+SKIPPED_EXTENSIONS = tuple(f".{ext}" for ext in (*IGNORED_EXTENSIONS, "json", "xml", "rss"))
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -29,7 +29,7 @@ def _is_page_url(url: str) -> bool:
     if not is_http_url(url):
         return False
     path = urlsplit(url).path.lower()
-    return not any(path.endswith(ext) for ext in SKIPPED_EXTENSIONS)
+    return not path.endswith(SKIPPED_EXTENSIONS)
 
 
 def page_links(tree: HtmlElement, url: str) -> PageLinks:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from functools import lru_cache
+from itertools import islice
 
 from lxml.html import HtmlElement
 
@@ -142,6 +144,10 @@ MAX_FURNITURE_SHARE = 0.5
 MIN_LINK_SHARE = 0.5
 MAX_FURNITURE_LINE = 300
 MAX_TEMPLATE_BLOCK = 2000
+# A site template prunes its counts at 64 pages, 128, 256...; it forgets the blocks seen on
+# fewer than a quarter of the pages that a template block needs.
+FIRST_PRUNING = 64
+PRUNED_SHARE = 0.25
 SPACE = re.compile(r"\s+")
 
 
@@ -259,29 +265,30 @@ def unwrap_layout_tables(body: HtmlElement) -> None:
             parts.extend(child for child in part if child.tag in ROW_GROUPS or child.tag in CELLS)
 
 
+def _leaf_blocks(body: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
+    """The innermost blocks of a page that hold text, with their text.
+
+    Only innermost blocks count: a template widget is gone once its paragraphs are, and
+    reading every container's text as well would cost time quadratic in the page's depth.
+    """
+    for element in body.iter(*BLOCK_TAGS):
+        if next(islice(element.iter(*BLOCK_TAGS), 1, None), None) is not None:
+            continue
+        text = element.text_content()
+        if len(text) <= MAX_TEMPLATE_BLOCK and text.strip():
+            yield element, text
+
+
 def block_fingerprints(body: HtmlElement) -> set[str]:
     """Fingerprints of the blocks of a page, for learning what repeats across a site."""
-    keys = set()
-    for element in body.iter(*BLOCK_TAGS):
-        text = element.text_content()
-        if text.strip() and len(text) <= MAX_TEMPLATE_BLOCK:
-            keys.add(fingerprint(text))
-    return keys
+    return {fingerprint(text) for _, text in _leaf_blocks(body)}
 
 
 def strip_template(body: HtmlElement, template: frozenset[str]) -> None:
     """Remove the blocks whose fingerprint is in the site's template."""
-    stack = list(body)
-    while stack:
-        element = stack.pop()
-        if not isinstance(element.tag, str):
-            continue
-        if element.tag in BLOCK_TAGS:
-            text = element.text_content()
-            if text.strip() and len(text) <= MAX_TEMPLATE_BLOCK and fingerprint(text) in template:
-                _drop(element)
-                continue
-        stack.extend(element)
+    for element, text in list(_leaf_blocks(body)):
+        if fingerprint(text) in template:
+            _drop(element)
 
 
 class SiteTemplate:
@@ -290,6 +297,9 @@ class SiteTemplate:
     A block counts as template once it is on at least `min_pages` pages and on `min_share`
     of all pages seen: forms, widgets and footers are on nearly every page, while an
     article's lead, repeated as a teaser on a listing or two, is not.
+
+    Each time the number of pages doubles, blocks too rare to become template soon are
+    forgotten, so that memory stays bounded on a crawl of any length.
     """
 
     def __init__(self, min_pages: int = 3, min_share: float = 0.5) -> None:
@@ -297,7 +307,9 @@ class SiteTemplate:
         self.min_share = min_share
         self._pages: set[str] = set()
         self._counts: Counter[str] = Counter()
+        self._repeated: set[str] = set()
         self._blocks: frozenset[str] | None = frozenset()
+        self._next_pruning = FIRST_PRUNING
 
     def learn(self, tree: HtmlElement, url: str) -> None:
         if url in self._pages:
@@ -306,8 +318,19 @@ class SiteTemplate:
         if body is None:
             return
         self._pages.add(url)
-        self._counts.update(block_fingerprints(body))
+        for key in block_fingerprints(body):
+            self._counts[key] += 1
+            if self._counts[key] >= self.min_pages:
+                self._repeated.add(key)
         self._blocks = None
+        if len(self._pages) >= self._next_pruning:
+            self._prune()
+
+    def _prune(self) -> None:
+        keep = self.min_share * len(self._pages) * PRUNED_SHARE
+        self._counts = Counter({key: n for key, n in self._counts.items() if n >= keep})
+        self._repeated &= self._counts.keys()
+        self._next_pruning *= 2
 
     @property
     def pages(self) -> int:
@@ -317,7 +340,7 @@ class SiteTemplate:
     def blocks(self) -> frozenset[str]:
         if self._blocks is None:
             needed = max(self.min_pages, self.min_share * len(self._pages))
-            self._blocks = frozenset(key for key, n in self._counts.items() if n >= needed)
+            self._blocks = frozenset(key for key in self._repeated if self._counts[key] >= needed)
         return self._blocks
 
 

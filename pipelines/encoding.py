@@ -7,18 +7,21 @@ decided by which decoding gives the letters Russian text is made of.
 
 from __future__ import annotations
 
+import re
+
 from charset_normalizer import from_bytes
 from w3lib.encoding import html_to_unicode
 
 CYRILLIC_CANDIDATES = ("cp1251", "koi8_r")
 # The most frequent lowercase letters of Russian text; a wrong Cyrillic decoding turns
 # them into capitals or rare letters.
-FREQUENT_RUSSIAN = frozenset("оеаинтсрвлкмдпуяыь")
+FREQUENT_RUSSIAN = re.compile("[оеаинтсрвлкмдпуяыь]")
+HIGH_BYTE = re.compile(rb"[\xc0-\xff]")
 MAX_REPLACEMENT_SHARE = 0.001
 
 
 def _russian_score(text: str) -> int:
-    return sum(ch in FREQUENT_RUSSIAN for ch in text)
+    return len(FREQUENT_RUSSIAN.findall(text))
 
 
 def detect_encoding(body: bytes) -> str:
@@ -29,7 +32,7 @@ def detect_encoding(body: bytes) -> str:
         pass
     else:
         return "utf-8"
-    high = sum(byte >= 0xC0 for byte in body)
+    high = len(HIGH_BYTE.findall(body))
     if high:
         scores = {
             encoding: _russian_score(body.decode(encoding, errors="replace"))
@@ -43,15 +46,19 @@ def detect_encoding(body: bytes) -> str:
 
 
 MAX_LATIN1_LETTER_SHARE = 0.3
+MIN_ACCENTED = 20
+LATIN1_LETTER = re.compile(r"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]")
+LETTER = re.compile(r"[^\W\d_]")
 
 
 def _looks_misdecoded(text: str) -> bool:
     """Replacement characters, or mostly Latin-1 accented letters: Cyrillic read as Latin."""
     if text.count("\ufffd") > max(3, len(text) * MAX_REPLACEMENT_SHARE):
         return True
-    letters = [ch for ch in text if ch.isalpha()]
-    accented = sum("\u00c0" <= ch <= "\u00ff" for ch in letters)
-    return accented > 20 and accented > len(letters) * MAX_LATIN1_LETTER_SHARE
+    accented = len(LATIN1_LETTER.findall(text))
+    if accented <= MIN_ACCENTED:
+        return False
+    return accented > len(LETTER.findall(text)) * MAX_LATIN1_LETTER_SHARE
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from w3lib.url import canonicalize_url as w3lib_canonicalize_url
@@ -15,8 +16,11 @@ def _is_noise_parameter(name: str) -> bool:
     return name.startswith("utm_") or name in NOISE_PARAMETERS
 
 
+@lru_cache(maxsize=65536)
 def canonical_url(url: str) -> str:
-    """The form of `url` that identifies one document: no tracking noise, no fragment."""
+    """The form of `url` that identifies one document: no tracking noise, no fragment.
+
+    Cached: the pages of a site link to the same menu and listing URLs over and over."""
     query = urlsplit(url).query
     if query:
         names = {pair.split("=", 1)[0] for pair in query.split("&")}

@@ -166,6 +166,18 @@ def test_a_lead_repeated_as_teaser_on_a_few_of_many_pages_is_not_template() -> N
     assert fingerprint(lead) in learner.blocks
 
 
+def test_a_long_crawl_still_learns_a_block_that_appears_late() -> None:
+    def story_box(n: int) -> str:  # digits count as one, so the number is spelt in letters
+        return "Story box " + "".join("abcdefghij"[int(digit)] for digit in str(n))
+
+    learner = SiteTemplate()
+    for n in range(300):
+        block = "Banner of the new investment forum" if n >= 150 else story_box(n)
+        learner.learn(load_html(snippet_page(block, n)), f"/{n}")
+    assert fingerprint("Banner of the new investment forum") in learner.blocks
+    assert fingerprint(story_box(7)) not in learner.blocks
+
+
 def test_generic_rules_on_a_snippet() -> None:
     html = f"""<html><head><title>Plant opens</title></head><body>
     <nav><a href="/">Home</a> <a href="/news/">News</a></nav>

@@ -1,0 +1,83 @@
+"""Crawl throughput: pages per second of a whole crawl (fetch, parse, every pipeline stage,
+WARC record, database) against a local mirror of the benchmark pages on 127.0.0.1.
+
+The mirror serves the pages of both extraction datasets under /p/<key>/ with a list of
+links to all of them as its home page; politeness delays are off, as for a local mirror.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from archive.db import open_archive, session_factory
+from archive.localsite import LocalSite
+from archive.models import Article, CrawlRun
+from crawler.run import CrawlTarget, crawl_settings, run_crawl
+
+DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+FOLDERS = ("article-extraction-benchmark", "daniel-ru")
+MIRROR_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS": "32",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def build_mirror(root: Path, limit: int | None) -> int:
+    """Writes the mirror; the number of pages in it."""
+    links = []
+    for folder in FOLDERS:
+        for path in sorted((DATASETS_DIR / folder / "html").glob("*.html.gz"))[:limit]:
+            key = path.name.removesuffix(".html.gz")
+            page = root / "p" / key
+            page.mkdir(parents=True)
+            (page / "index.html").write_bytes(gzip.decompress(path.read_bytes()))
+            links.append(f'<li><a href="/p/{key}/">{key}</a></li>')
+    (root / "index.html").write_text(
+        f"<html><body><h1>Mirror</h1><ul>{''.join(links)}</ul></body></html>", encoding="utf-8"
+    )
+    return len(links)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="pages per dataset")
+    args = parser.parse_args(argv)
+    if not DATASETS_DIR.is_dir():
+        sys.exit(f"datasets folder not found: {DATASETS_DIR}")
+    with tempfile.TemporaryDirectory() as workdir:
+        root, db_url = Path(workdir) / "mirror", f"sqlite:///{workdir}/archive.db"
+        pages = build_mirror(root, args.limit)
+        with LocalSite(root) as site:
+            # Links from the mirrored pages to their own sites' paths lead nowhere here.
+            target = CrawlTarget(
+                "mirror",
+                (site.base_url + "/",),
+                article_url_pattern="/p/",
+                exclude_url_patterns=(rf"^{site.base_url}/(?!p/[^/]+/$|$)",),
+            )
+            settings = crawl_settings(db_url, MIRROR_SETTINGS)
+            settings.set("NEWSARCHIVE_WARC_DIR", str(Path(workdir) / "warc"), priority="cmdline")
+            start = time.perf_counter()
+            run_crawl([target], settings)
+            elapsed = time.perf_counter() - start
+        with session_factory(open_archive(db_url))() as session:
+            fetched = session.scalar(select(CrawlRun.pages_fetched))
+            articles = session.scalar(select(func.count(Article.id)))
+    print(
+        f"crawl of a local mirror: {pages} pages served, {fetched} fetched, {articles} articles "
+        f"archived in {elapsed:.1f} s: {fetched / elapsed:.1f} pages/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
