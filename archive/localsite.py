@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 class RecordingHandler(SimpleHTTPRequestHandler):
@@ -19,11 +21,19 @@ class RecordingHandler(SimpleHTTPRequestHandler):
         """Keeps the console quiet: errors reach the client as HTTP status codes."""
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server for which a client hanging up is no error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class LocalSite:
     """A static site on a free port of 127.0.0.1, served from a thread while in a `with` block."""
 
     def __init__(self, root: Path, handler: type[SimpleHTTPRequestHandler] = RecordingHandler):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+        self.server = LocalHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
         self.server.requested_paths = []
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -2,22 +2,26 @@
 WARC record, database) against a local mirror of the benchmark pages on 127.0.0.1.
 
 The mirror serves the pages of both extraction datasets under /p/<key>/ with a list of
-links to all of them as its home page; politeness delays are off, as for a local mirror.
+links to all of them as its home page, from a separate process as a real site would;
+politeness delays are off, as for a local mirror.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from archive.db import open_archive, session_factory
-from archive.localsite import LocalSite
 from archive.models import Article, CrawlRun
 from crawler.run import CrawlTarget, crawl_settings, run_crawl
 
@@ -48,24 +52,48 @@ def build_mirror(root: Path, limit: int | None) -> int:
     return len(links)
 
 
+@contextmanager
+def served(root: Path) -> Iterator[str]:
+    """The base URL of `root` served by Python's HTTP server in another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    server = subprocess.Popen(command, cwd=root, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="pages per dataset")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="NEWSARCHIVE_PAGE_WORKERS (0: in the crawl process)"
+    )
     args = parser.parse_args(argv)
     if not DATASETS_DIR.is_dir():
         sys.exit(f"datasets folder not found: {DATASETS_DIR}")
     with tempfile.TemporaryDirectory() as workdir:
         root, db_url = Path(workdir) / "mirror", f"sqlite:///{workdir}/archive.db"
         pages = build_mirror(root, args.limit)
-        with LocalSite(root) as site:
+        with served(root) as base_url:
             # Links from the mirrored pages to their own sites' paths lead nowhere here.
             target = CrawlTarget(
                 "mirror",
-                (site.base_url + "/",),
+                (base_url + "/",),
                 article_url_pattern="/p/",
-                exclude_url_patterns=(rf"^{site.base_url}/(?!p/[^/]+/$|$)",),
+                exclude_url_patterns=(rf"^{base_url}/(?!p/[^/]+/$|$)",),
             )
-            settings = crawl_settings(db_url, MIRROR_SETTINGS)
+            settings = crawl_settings(
+                db_url, {**MIRROR_SETTINGS, "NEWSARCHIVE_PAGE_WORKERS": str(args.workers)}
+            )
             settings.set("NEWSARCHIVE_WARC_DIR", str(Path(workdir) / "warc"), priority="cmdline")
             start = time.perf_counter()
             run_crawl([target], settings)
@@ -75,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
             articles = session.scalar(select(func.count(Article.id)))
     print(
         f"crawl of a local mirror: {pages} pages served, {fetched} fetched, {articles} articles "
-        f"archived in {elapsed:.1f} s: {fetched / elapsed:.1f} pages/s"
+        f"archived in {elapsed:.1f} s with {args.workers} page workers: "
+        f"{fetched / elapsed:.1f} pages/s"
     )
 
 

@@ -39,9 +39,7 @@ DOWNLOADER_MIDDLEWARES = {
 
 ITEM_PIPELINES = {
     "pipelines.boilerplate.SiteTemplatePipeline": 50,
-    "pipelines.extraction.ExtractionPipeline": 100,
-    "pipelines.language.LanguagePipeline": 200,
-    "pipelines.dedup.FingerprintPipeline": 300,
+    "pipelines.page.PageStagesPipeline": 100,
     "pipelines.storage.StoragePipeline": 900,
 }
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
@@ -58,3 +56,7 @@ NEWSARCHIVE_WARC_DIR = "warc"
 # ago and published within the last this many days, which it revisits conditionally.
 NEWSARCHIVE_REVISIT_AFTER_HOURS = 24.0
 NEWSARCHIVE_REVISIT_WITHIN_DAYS = 14.0
+
+# Worker processes for the per-page stages (extraction, language, fingerprints); 0 runs them
+# in the crawl process. Worth it where fetching is fast: many sites, or a local mirror.
+NEWSARCHIVE_PAGE_WORKERS = 0

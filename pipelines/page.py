@@ -1,8 +1,18 @@
-"""All per-page stages in crawl order, for use outside a crawl."""
+"""All per-page stages in crawl order, in the crawl and outside it."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
 from pipelines.dedup import FingerprintPipeline
@@ -11,6 +21,7 @@ from pipelines.language import LanguagePipeline
 from pipelines.stage import NotAnArticle, run_stages
 
 PAGE_STAGES = (ExtractionPipeline, LanguagePipeline, FingerprintPipeline)
+PARENT_CHECK_INTERVAL = 1.0
 
 
 def new_item(html: str | bytes, url: str, **fields) -> ArticleItem:
@@ -34,3 +45,70 @@ def extract_page(html: str | bytes, url: str, **fields) -> tuple[ArticleItem, st
         run_stages(item, PAGE_STAGES[1:])
         return item, str(exc)
     return item, None
+
+
+def staged_item(item: ArticleItem) -> tuple[ArticleItem, str | None]:
+    """The item after every per-page stage, and why it is not an article (None if it is).
+
+    Runs in a worker process when the crawl has them: item and result travel pickled.
+    """
+    try:
+        return run_stages(item, PAGE_STAGES), None
+    except NotAnArticle as exc:
+        return item, str(exc)
+
+
+def _prepare_worker(crawl_pid: int) -> None:
+    """Ctrl-C is the crawl's to handle (it lets the workers finish the pages they hold), and
+    a worker must not outlive a crawl that was killed outright."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(crawl_pid,), daemon=True).start()
+
+
+def _exit_with_parent(crawl_pid: int) -> None:
+    while os.getppid() == crawl_pid:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os._exit(1)
+
+
+class PageStagesPipeline:
+    """Runs the per-page stages (PAGE_STAGES) over each page.
+
+    With NEWSARCHIVE_PAGE_WORKERS = N > 0 they run in N worker processes, so that the
+    parsing and extraction of pages use every core while this process fetches and stores.
+    A worker parses the page again: parsed trees cannot cross processes.
+    """
+
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageStagesPipeline:
+        return cls(crawler.settings.getint("NEWSARCHIVE_PAGE_WORKERS"))
+
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_prepare_worker,
+                initargs=(os.getpid(),),
+            )
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    async def process_item(self, item: object) -> object:
+        if not isinstance(item, ArticleItem):
+            return item
+        if self.pool is None:
+            item, rejection = staged_item(item)
+        else:
+            item.tree = None
+            item, rejection = await asyncio.wrap_future(self.pool.submit(staged_item, item))
+        if rejection:
+            raise DropItem(f"not stored, {rejection}: {item.url}")
+        return item

@@ -14,9 +14,11 @@ class NotAnArticle(Exception):
 
 
 class PageStage:
-    """A per-page pipeline: `apply` fills in fields of the item or raises NotAnArticle.
+    """A per-page stage: `apply` fills in fields of the item or raises NotAnArticle.
 
     `apply` needs no Scrapy, so the same stages run outside a crawl (extract, reprocess).
+    A crawl runs them all through pipelines.page.PageStagesPipeline; each is also an item
+    pipeline of its own, for Scrapy projects that want just that stage.
     """
 
     @staticmethod

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from archive.cli import DEMO_PORTAL
@@ -127,7 +128,8 @@ class SlowHandler(RecordingHandler):
         super().do_GET()
 
 
-def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path, workers: str) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     engine = open_archive(db_url)
     sessions = session_factory(engine)
@@ -143,6 +145,8 @@ def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path) -> None:
                 *FAST_CRAWL,
                 "-s",
                 "CONCURRENT_REQUESTS=1",
+                "-s",
+                f"NEWSARCHIVE_PAGE_WORKERS={workers}",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -168,13 +172,29 @@ def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path) -> None:
     assert "[interrupted]" in stdout
 
 
-def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path) -> None:
+def _children(pid: int) -> set[int]:
+    """Child processes of a process, from Linux's /proc."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return {int(child) for task in tasks for child in (task / "children").read_text().split()}
+
+
+def _wait_for_exit(pids: set[int], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while (alive := {pid for pid in pids if Path(f"/proc/{pid}").exists()}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert not alive, f"processes left behind by the killed crawl: {alive}"
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path, workers: str) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     sessions = session_factory(open_archive(db_url))
     with LocalSite(DEMO_PORTAL, handler=SlowHandler) as site:
         command = [
             *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS=1",
+            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS=1", "-s", f"NEWSARCHIVE_PAGE_WORKERS={workers}",
         ]  # fmt: skip
         crawl = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
@@ -185,8 +205,11 @@ def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path) ->
             with sessions() as session:
                 stored_before_kill = session.scalar(select(func.count(Article.id)))
             time.sleep(0.05)
+        children = _children(crawl.pid)  # the page workers and multiprocessing's helper
         crawl.kill()
         crawl.wait(timeout=30)
+        assert len(children) >= int(workers)
+        _wait_for_exit(children)
         with sessions() as session:
             stored_urls = set(session.scalars(select(Article.canonical_url)))
         site.requested_paths.clear()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from scrapy.exceptions import DropItem
 from trafilatura.utils import load_html
 
 from archive.cli import DEMO_PORTAL
 from pipelines.classify import read_page_signals
+from pipelines.extraction import ExtractionPipeline
 from pipelines.language import detect_language
-from pipelines.page import process_page
+from pipelines.page import new_item, process_page
 from pipelines.stage import NotAnArticle
 
 BASE = "http://portal.example"
@@ -41,6 +43,14 @@ def test_english_article_on_a_page_marked_lang_ru() -> None:
 def test_non_articles_are_rejected_with_a_reason(path: str, reason: str) -> None:
     with pytest.raises(NotAnArticle, match=reason or "."):
         process_page(page(path), BASE + path)
+
+
+def test_a_stage_is_a_scrapy_item_pipeline_of_its_own() -> None:
+    article = new_item(page("/news/investitsionnyy-forum-2026/"), BASE + "/news/x/")
+    assert ExtractionPipeline().process_item(article) is article
+    assert article.title.startswith("На Заречном инвестиционном форуме")
+    with pytest.raises(DropItem, match="not stored, og:type is 'website'"):
+        ExtractionPipeline().process_item(new_item(page("/news/"), BASE + "/news/"))
 
 
 @pytest.mark.parametrize("html", ["", "\x00\x01\x02binary", "<html><body></body></html>"])

@@ -217,3 +217,18 @@ def test_syndicated_press_release_is_flagged_across_portals(tmp_path: Path) -> N
         assert flagged == {
             (modern.url(pair["other_path"]), bitrix.url(pair["path"])) for pair in pairs
         }
+
+
+def test_page_workers_archive_the_same_articles(tmp_path: Path) -> None:
+    """Pages processed in worker processes come out as they do in the crawl process."""
+    results = {}
+    for workers in ("0", "2"):
+        db_url = f"sqlite:///{tmp_path / f'{workers}.db'}"
+        with FixtureServer(SITES / "bitrix") as server:
+            crawl(server, db_url, "-s", f"NEWSARCHIVE_PAGE_WORKERS={workers}")
+            results[workers] = {
+                path: (r["title"], r["text"], r["lang"], r["published"], len(r["translations"]))
+                for path, r in archived(server, db_url).items()
+            }
+    assert set(results["2"]) == {a["path"] for a in expected("bitrix")["articles"]}
+    assert results["2"] == results["0"]

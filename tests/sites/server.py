@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.client
-import sys
 import threading
 import time
 import tomllib
@@ -18,11 +17,13 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from fnmatch import fnmatchcase
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from archive.localsite import LocalHTTPServer
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -481,18 +482,13 @@ class FixtureServer:
         self._thread.join()
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(LocalHTTPServer):
     request_queue_size = 64  # the default 5 drops connections under concurrent crawling
     block_on_close = False  # idle keep-alive connections must not delay the shutdown
 
     def __init__(self, fixture: FixtureServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fixture = fixture
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up on a keep-alive connection (wget does) are no server error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
