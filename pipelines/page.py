@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -22,6 +24,9 @@ from pipelines.stage import NotAnArticle, run_stages
 
 PAGE_STAGES = (ExtractionPipeline, LanguagePipeline, FingerprintPipeline)
 PARENT_CHECK_INTERVAL = 1.0
+WORKER_ATTEMPTS = 2
+
+logger = logging.getLogger(__name__)
 
 
 def new_item(html: str | bytes, url: str, **fields) -> ArticleItem:
@@ -89,17 +94,34 @@ class PageStagesPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            self.pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_prepare_worker,
-                initargs=(os.getpid(),),
-            )
+            self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_prepare_worker,
+            initargs=(os.getpid(),),
+        )
 
     def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
+
+    async def _staged_by_worker(self, item: ArticleItem) -> tuple[ArticleItem, str | None]:
+        """A worker that dies (killed, out of memory) takes its pages with it: the pool is
+        replaced and the page tried once more; a page that kills a worker twice is skipped."""
+        for attempt in range(WORKER_ATTEMPTS):
+            pool = self.pool
+            try:
+                return await asyncio.wrap_future(pool.submit(staged_item, item))
+            except BrokenProcessPool:
+                logger.warning("a page worker died on %s (attempt %d)", item.url, attempt + 1)
+                if self.pool is pool:
+                    pool.shutdown(wait=False)
+                    self.pool = self._new_pool()
+        return item, "a page worker died on it twice"
 
     async def process_item(self, item: object) -> object:
         if not isinstance(item, ArticleItem):
@@ -108,7 +130,7 @@ class PageStagesPipeline:
             item, rejection = staged_item(item)
         else:
             item.tree = None
-            item, rejection = await asyncio.wrap_future(self.pool.submit(staged_item, item))
+            item, rejection = await self._staged_by_worker(item)
         if rejection:
             raise DropItem(f"not stored, {rejection}: {item.url}")
         return item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -227,3 +228,39 @@ def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path, wo
     assert [run.status for run in runs] == ["killed", "finished"]
     assert runs[1].articles_new == 7 - len(stored_urls)
     assert runs[1].articles_skipped == len(stored_urls)
+
+
+def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    sessions = session_factory(open_archive(db_url))
+    with LocalSite(DEMO_PORTAL, handler=SlowHandler) as site:
+        crawl = subprocess.Popen(
+            [
+                *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
+                *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS=1", "-s", "NEWSARCHIVE_PAGE_WORKERS=2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with sessions() as session:
+                if session.scalar(select(func.count(Article.id))):
+                    break
+            time.sleep(0.05)
+        workers = [
+            pid
+            for pid in _children(crawl.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, stderr = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, stderr
+    assert "a page worker died on" in stderr
+    assert "articles new 7," in stdout
+    with sessions() as session:
+        urls = set(session.scalars(select(Article.canonical_url)))
+    assert urls == {site.base_url + path for path in ARTICLES}
