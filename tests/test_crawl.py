@@ -123,6 +123,17 @@ def test_scrapy_crawl_works_from_the_repository_root(tmp_path: Path, demo_site) 
         assert session.scalar(select(func.count(Article.id))) == 7
 
 
+def _wait_for_articles(sessions, count: int, timeout: float = 60) -> None:
+    """Until a crawl running in another process has stored `count` articles."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            if session.scalar(select(func.count(Article.id))) >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the crawl stored fewer than {count} articles in {timeout} s")
+
+
 class SlowHandler(RecordingHandler):
     def do_GET(self) -> None:
         time.sleep(0.4)
@@ -154,12 +165,7 @@ def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path, workers: str) -> Non
             text=True,
             cwd=tmp_path,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with sessions() as session:
-                if session.scalar(select(func.count(Article.id))):
-                    break
-            time.sleep(0.1)
+        _wait_for_articles(sessions, 1)
         crawl.send_signal(signal.SIGINT)
         stdout, stderr = crawl.communicate(timeout=60)
     assert crawl.returncode == 130, stderr
@@ -200,12 +206,7 @@ def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path, wo
         crawl = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
         )
-        deadline = time.monotonic() + 60
-        stored_before_kill = 0
-        while time.monotonic() < deadline and stored_before_kill < 2:
-            with sessions() as session:
-                stored_before_kill = session.scalar(select(func.count(Article.id)))
-            time.sleep(0.05)
+        _wait_for_articles(sessions, 2)
         children = _children(crawl.pid)  # the page workers and multiprocessing's helper
         crawl.kill()
         crawl.wait(timeout=30)
@@ -244,12 +245,7 @@ def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(tmp_path: Path) -> N
             text=True,
             cwd=tmp_path,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with sessions() as session:
-                if session.scalar(select(func.count(Article.id))):
-                    break
-            time.sleep(0.05)
+        _wait_for_articles(sessions, 1)
         workers = [
             pid
             for pid in _children(crawl.pid)
