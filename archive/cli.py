@@ -23,7 +23,13 @@ from archive.reprocess import reprocess as reprocess_archive
 from archive.search import search_command
 from archive.stats import archive_stats, format_run, format_stats, stats_command
 from crawler.profiles import ProfileError, css_selector_problem, load_profiles
-from crawler.run import CrawlTarget, crawl_settings, run_crawl
+from crawler.run import (
+    CrawlTarget,
+    SettingError,
+    check_overrides,
+    crawl_settings,
+    run_crawl,
+)
 from pipelines.encoding import decode_html
 from pipelines.page import extract_page
 from pipelines.urls import is_http_url, site_name_for
@@ -54,6 +60,10 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
         if not sep or not name.strip():
             raise CommandError(f"setting {pair!r} is not NAME=VALUE")
         overrides[name.strip()] = value
+    try:
+        check_overrides(overrides)
+    except SettingError as exc:
+        raise CommandError(str(exc)) from None
     return overrides
 
 
@@ -72,6 +82,8 @@ def crawl_and_report(
         runs = connection.execute(
             select(CrawlRun).where(CrawlRun.id > before).order_by(CrawlRun.id)
         ).all()
+    if not runs:
+        raise CommandError("the crawl did not start: see the errors logged above")
     for run in runs:
         click.echo(format_run(run))
     return runs

@@ -37,13 +37,42 @@ class CrawlTarget:
         )
 
 
+class SettingError(ValueError):
+    """An overridden setting whose value does not fit the setting."""
+
+
 def crawl_settings(db_url: str, overrides: Mapping[str, str] = {}) -> Settings:
+    """The project's settings with `overrides`; raises SettingError for a value of the wrong
+    type, which Scrapy would only find once the crawl had started."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.set("NEWSARCHIVE_DB", db_url, priority="cmdline")
     for name, value in overrides.items():
+        default = settings.get(name)
         settings.set(name, value, priority="cmdline")
+        _check_type(settings, name, default)
     return settings
+
+
+def check_overrides(overrides: Mapping[str, str]) -> None:
+    """Raises SettingError for an override that does not fit its setting."""
+    crawl_settings("", overrides)
+
+
+def _check_type(settings: Settings, name: str, default: object) -> None:
+    readers = (
+        (bool, settings.getbool, "true or false"),
+        (int, settings.getint, "a whole number"),
+        (float, settings.getfloat, "a number"),
+    )
+    for kind, read, expected in readers:
+        if isinstance(default, kind):
+            try:
+                read(name)
+            except ValueError:
+                value = settings.get(name)
+                raise SettingError(f"setting {name}: {value!r} is not {expected}") from None
+            return
 
 
 def run_crawl(targets: Iterable[CrawlTarget], settings: Settings) -> None:

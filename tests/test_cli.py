@@ -79,6 +79,18 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
         (("crawl", "--start-url", ""), "not an http(s) URL"),
         (("crawl", "no-such-site"), "no profile for no-such-site"),
         (("crawl", "--start-url", "http://127.0.0.1:1/", "-s", "DELAY"), "is not NAME=VALUE"),
+        (
+            ("crawl", "--start-url", "http://127.0.0.1:1/", "-s", "DOWNLOAD_DELAY=1s"),
+            "setting DOWNLOAD_DELAY: '1s' is not a number",
+        ),
+        (
+            ("demo", "-s", "NEWSARCHIVE_PAGE_WORKERS=two"),
+            "setting NEWSARCHIVE_PAGE_WORKERS: 'two' is not a whole number",
+        ),
+        (
+            ("crawl", "--start-url", "http://127.0.0.1:1/", "-s", "ROBOTSTXT_OBEY=maybe"),
+            "setting ROBOTSTXT_OBEY: 'maybe' is not true or false",
+        ),
         (("crawl", "arrko", "--start-url", "http://127.0.0.1:1/"), "not both"),
     ],
 )
@@ -90,6 +102,15 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "archive.db").exists()
+
+
+def test_a_crawl_that_cannot_start_is_an_error(tmp_path: Path) -> None:
+    pipelines = 'ITEM_PIPELINES={"no_such_module.Pipeline": 1}'
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:1/", "-s", pipelines, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No module named 'no_such_module'" in result.stderr
+    lines = result.stderr.splitlines()
+    assert "Error: the crawl did not start: see the errors logged above" in lines
 
 
 def test_sites_lists_bundled_profiles() -> None:
