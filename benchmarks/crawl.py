@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from archive.cli import DEMO_SETTINGS
 from archive.db import open_archive, session_factory
 from archive.models import Article, CrawlRun
 from crawler.run import CrawlTarget, crawl_settings, run_crawl
@@ -28,11 +29,9 @@ from crawler.run import CrawlTarget, crawl_settings, run_crawl
 DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 FOLDERS = ("article-extraction-benchmark", "daniel-ru")
 MIRROR_SETTINGS = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
+    **DEMO_SETTINGS,
     "CONCURRENT_REQUESTS": "32",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
-    "LOG_LEVEL": "WARNING",
 }
 
 
@@ -95,16 +94,17 @@ def main(argv: list[str] | None = None) -> None:
                 db_url, {**MIRROR_SETTINGS, "NEWSARCHIVE_PAGE_WORKERS": str(args.workers)}
             )
             settings.set("NEWSARCHIVE_WARC_DIR", str(Path(workdir) / "warc"), priority="cmdline")
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run_crawl([target], settings)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         with session_factory(open_archive(db_url))() as session:
             fetched = session.scalar(select(CrawlRun.pages_fetched))
             articles = session.scalar(select(func.count(Article.id)))
     print(
         f"crawl of a local mirror: {pages} pages served, {fetched} fetched, {articles} articles "
         f"archived in {elapsed:.1f} s with {args.workers} page workers: "
-        f"{fetched / elapsed:.1f} pages/s"
+        f"{fetched / elapsed:.1f} pages/s; the crawl process itself used "
+        f"{1000 * cpu / fetched:.0f} ms of CPU per page"
     )
 
 

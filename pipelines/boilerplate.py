@@ -236,11 +236,11 @@ def strip_furniture(body: HtmlElement) -> None:
             stack.extend(element)
 
 
-ROW_GROUPS = frozenset({"tbody", "thead", "tfoot", "tr"})
+CELLS = ("td", "th")
+TABLE_PARTS = frozenset({"tbody", "thead", "tfoot", "tr", *CELLS})
 # Cells holding paragraphs, headings or nested tables lay out a page; data tables hold values.
 LAYOUT_CELL_CONTENT = ("p", "div", "table", "h1", "h2", "h3", "h4", "ul", "ol", "blockquote")
 MAX_DATA_CELL = 500
-CELLS = frozenset({"td", "th"})
 
 
 def _is_layout_table(table: HtmlElement) -> bool:
@@ -262,7 +262,7 @@ def unwrap_layout_tables(body: HtmlElement) -> None:
         while parts:
             part = parts.pop()
             part.tag = "div"
-            parts.extend(child for child in part if child.tag in ROW_GROUPS or child.tag in CELLS)
+            parts.extend(child for child in part if child.tag in TABLE_PARTS)
 
 
 def _leaf_blocks(body: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
@@ -331,10 +331,6 @@ class SiteTemplate:
         self._counts = Counter({key: n for key, n in self._counts.items() if n >= keep})
         self._repeated &= self._counts.keys()
         self._next_pruning *= 2
-
-    @property
-    def pages(self) -> int:
-        return len(self._pages)
 
     @property
     def blocks(self) -> frozenset[str]:

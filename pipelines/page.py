@@ -14,13 +14,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
 from pipelines.dedup import FingerprintPipeline
 from pipelines.extraction import ExtractionPipeline
 from pipelines.language import LanguagePipeline
-from pipelines.stage import NotAnArticle, run_stages
+from pipelines.stage import NotAnArticle, not_stored, run_stages
 
 PAGE_STAGES = (ExtractionPipeline, LanguagePipeline, FingerprintPipeline)
 PARENT_CHECK_INTERVAL = 1.0
@@ -36,22 +35,6 @@ def new_item(html: str | bytes, url: str, **fields) -> ArticleItem:
     return ArticleItem(url=url, html=html, **fields)
 
 
-def process_page(html: str | bytes, url: str, **fields) -> ArticleItem:
-    """Run every per-page stage over one page; raises NotAnArticle for a page to skip."""
-    return run_stages(new_item(html, url, **fields), PAGE_STAGES)
-
-
-def extract_page(html: str | bytes, url: str, **fields) -> tuple[ArticleItem, str | None]:
-    """Every stage's result for one page, and why it would not be stored (None if it would)."""
-    item = new_item(html, url, **fields)
-    try:
-        run_stages(item, PAGE_STAGES)
-    except NotAnArticle as exc:
-        run_stages(item, PAGE_STAGES[1:])
-        return item, str(exc)
-    return item, None
-
-
 def staged_item(item: ArticleItem) -> tuple[ArticleItem, str | None]:
     """The item after every per-page stage, and why it is not an article (None if it is).
 
@@ -61,6 +44,17 @@ def staged_item(item: ArticleItem) -> tuple[ArticleItem, str | None]:
         return run_stages(item, PAGE_STAGES), None
     except NotAnArticle as exc:
         return item, str(exc)
+
+
+def extract_page(html: str | bytes, url: str, **fields) -> tuple[ArticleItem, str | None]:
+    """Every stage's result for one page, and why it would not be stored (None if it would).
+
+    The later stages also run for a page that is no article: `extract` shows what it holds.
+    """
+    item, rejection = staged_item(new_item(html, url, **fields))
+    if rejection:
+        run_stages(item, PAGE_STAGES[1:])
+    return item, rejection
 
 
 def _prepare_worker(crawl_pid: int) -> None:
@@ -132,5 +126,5 @@ class PageStagesPipeline:
             item.tree = None
             item, rejection = await self._staged_by_worker(item)
         if rejection:
-            raise DropItem(f"not stored, {rejection}: {item.url}")
+            raise not_stored(item, rejection)
         return item

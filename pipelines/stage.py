@@ -31,8 +31,13 @@ class PageStage:
         try:
             self.apply(item)
         except NotAnArticle as exc:
-            raise DropItem(f"not stored, {exc}: {item.url}") from None
+            raise not_stored(item, str(exc)) from None
         return item
+
+
+def not_stored(item: ArticleItem, reason: str) -> DropItem:
+    """What a pipeline raises for a page it does not store, with the reason in the log."""
+    return DropItem(f"not stored, {reason}: {item.url}")
 
 
 def run_stages(item: ArticleItem, stages: Iterable[type[PageStage]]) -> ArticleItem:

@@ -129,20 +129,36 @@ def snippet_page(block: str, number: int) -> str:
 
 def test_template_learning_removes_repeated_blocks() -> None:
     block = "Invest hotline: call the agency desk for an appointment with a project manager"
+
+    def page_with_widget_in_story(number: int) -> HtmlElement:
+        """The widget sits inside the story, where nothing but repetition gives it away."""
+        html = snippet_page("", number).replace("</p></div>", f"</p><p>{block}</p></div>")
+        return load_html(html)
+
     learner = SiteTemplate(min_pages=3)
-    pages = [(load_html(snippet_page(block, n)), f"{BASE}/news/{n}/") for n in range(4)]
-    for page in [*pages, pages[0]]:
-        learner.learn(*page)
-    assert learner.pages == 4
+    for n in range(4):
+        learner.learn(page_with_widget_in_story(n), f"{BASE}/news/{n}/")
     assert fingerprint(block) in learner.blocks
-    tree = load_html(snippet_page(block, 5))
+    tree = page_with_widget_in_story(5)
     without = extract_content(tree, BASE + "/news/9/")
     with_template = extract_content(tree, BASE + "/news/9/", template=learner.blocks)
-    assert "Invest hotline" not in with_template.text
+    assert without.text.endswith(block)
+    assert block not in with_template.text
     assert "Welcome to the investment portal" not in with_template.text
     assert with_template.text.startswith("Lead about Krasny.")
     assert with_template.text.count("\n") == 2
-    assert len(without.text) >= len(with_template.text)
+
+
+def test_a_page_seen_again_counts_once() -> None:
+    block = "Invest hotline: call the agency desk for an appointment with a project manager"
+    learner = SiteTemplate(min_pages=3, min_share=0)
+    page = load_html(snippet_page(block, 0))
+    for _ in range(3):
+        learner.learn(page, f"{BASE}/news/0/")
+    assert fingerprint(block) not in learner.blocks
+    learner.learn(load_html(snippet_page(block, 1)), f"{BASE}/news/1/")
+    learner.learn(load_html(snippet_page(block, 2)), f"{BASE}/news/2/")
+    assert fingerprint(block) in learner.blocks
 
 
 def test_blocks_seen_on_too_few_pages_are_not_template() -> None:
@@ -162,7 +178,6 @@ def test_a_lead_repeated_as_teaser_on_a_few_of_many_pages_is_not_template() -> N
     assert fingerprint(lead) not in learner.blocks
     learner.learn(load_html(snippet_page(lead, 10)), "/10")
     learner.learn(load_html(snippet_page(lead, 11)), "/11")
-    assert learner.pages == 12
     assert fingerprint(lead) in learner.blocks
 
 
