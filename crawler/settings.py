@@ -60,3 +60,7 @@ NEWSARCHIVE_REVISIT_WITHIN_DAYS = 14.0
 # Worker processes for the per-page stages (extraction, language, fingerprints); 0 runs them
 # in the crawl process. Worth it where fetching is fast: many sites, or a local mirror.
 NEWSARCHIVE_PAGE_WORKERS = 0
+
+# A finished crawl exits with status 3 (archive.exitcodes.FAILURES) when nothing could be
+# fetched, or when more than this share of its requests failed.
+NEWSARCHIVE_MAX_ERROR_SHARE = 0.5
