@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import click
-from sqlalchemy import Engine, func, select
-from warcio.exceptions import ArchiveLoadFailed
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
-from archive.commands import CommandError, connect, db_option, with_progress
-from archive.db import resolve_db_url
+from archive import exitcodes
+from archive.commands import (
+    ArchiveFailed,
+    CommandError,
+    connect,
+    db_option,
+    with_progress,
+)
+from archive.db import error_reason, resolve_db_url
 from archive.export import export_command
 from archive.localsite import LocalSite
 from archive.models import CrawlRun
-from archive.reprocess import archived_records, import_warc
+from archive.reprocess import (
+    DAMAGED_FILE,
+    NOT_STORABLE,
+    UNREADABLE,
+    archived_records,
+    import_warc,
+)
 from archive.reprocess import reprocess as reprocess_archive
 from archive.search import search_command
 from archive.stats import archive_stats, format_run, format_stats, stats_command
+from archive.store import ArchiveUnreachable
 from crawler.profiles import ProfileError, css_selector_problem, load_profiles
 from crawler.run import (
     CrawlTarget,
@@ -35,6 +50,7 @@ from pipelines.page import extract_page
 from pipelines.urls import is_http_url, site_name_for
 
 DEMO_PORTAL = Path(__file__).with_name("demo_portal")
+DEMO_SITE = "demo"
 DEMO_SETTINGS = {
     "DOWNLOAD_DELAY": "0",
     "AUTOTHROTTLE_ENABLED": "False",
@@ -67,29 +83,86 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-def latest_run_id(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return connection.scalar(select(func.max(CrawlRun.id))) or 0
+# The exit code of a crawl by the status of its runs; of several runs, the first listed.
+EXIT_CODE_BY_RUN_STATUS = {
+    "interrupted": exitcodes.INTERRUPTED,
+    "database_error": exitcodes.ARCHIVE_FAILED,
+    "warc_error": exitcodes.ARCHIVE_FAILED,
+    "failed": exitcodes.FAILURES,
+}
+
+
+def crawl_exit_code(statuses: Iterable[str]) -> int:
+    """0 when every run finished; otherwise the code of the gravest status (a status that
+    is neither finished nor listed counts as a failure)."""
+    codes = [
+        EXIT_CODE_BY_RUN_STATUS.get(status, exitcodes.FAILURES)
+        for status in statuses
+        if status != "finished"
+    ]
+    for status_code in EXIT_CODE_BY_RUN_STATUS.values():
+        if status_code in codes:
+            return status_code
+    return exitcodes.OK
 
 
 def crawl_and_report(
     engine: Engine, targets: list[CrawlTarget], overrides: dict[str, str]
 ) -> list[CrawlRun]:
-    """Run the crawl and return the run records it made."""
-    before = latest_run_id(engine)
-    run_crawl(targets, crawl_settings(engine.url.render_as_string(False), overrides))
-    with engine.connect() as connection:
-        runs = connection.execute(
-            select(CrawlRun).where(CrawlRun.id > before).order_by(CrawlRun.id)
-        ).all()
-    if not runs:
+    """Run the crawl, print the run records it made and return them.
+
+    A crawl abandoned on a second Ctrl-C (or past its grace period) ends the process here,
+    with status 130, without waiting for page workers or downloads still under way.
+    """
+    result = run_crawl(targets, crawl_settings(engine.url.render_as_string(False), overrides))
+    try:
+        with engine.connect() as connection:
+            runs = connection.execute(
+                select(CrawlRun).where(CrawlRun.id.in_(result.run_ids)).order_by(CrawlRun.id)
+            ).all()
+    except DBAPIError as exc:
+        raise ArchiveFailed(f"cannot read the crawl's run records: {error_reason(exc)}") from None
+    if not runs and not result.abandoned:
         raise CommandError("the crawl did not start: see the errors logged above")
     for run in runs:
         click.echo(format_run(run))
+    if result.abandoned:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exitcodes.INTERRUPTED)
     return runs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class NewsarchiveGroup(click.Group):
+    """The command group, with the exit codes of archive.exitcodes where click would end in
+    a traceback, `Aborted!` or status 1: Ctrl-C (130, also while a command starts up), a
+    database lost while a command writes (4), and a reader that closed the pipe early
+    (`newsarchive export | head`: a quiet end, 0)."""
+
+    def main(self, *args, **kwargs):
+        try:
+            kwargs.pop("standalone_mode", None)
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ArchiveUnreachable as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exitcodes.ARCHIVE_FAILED)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(exitcodes.INTERRUPTED)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(exitcodes.OK) from None
+
+
+@click.group(cls=NewsarchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsarchive")
 def main() -> None:
     """Harvest news from regional investment portals into a clean multilingual archive."""
@@ -132,40 +205,61 @@ def crawl(
         if not chosen:
             raise CommandError("no site to crawl: no profile is bundled")
         targets = [CrawlTarget.from_profile(profile) for profile in chosen]
-    engine = connect(db_url)
+    engine = connect(db_url, create=True)
     runs = crawl_and_report(engine, targets, overrides)
-    if any(run.status == "interrupted" for run in runs):
-        sys.exit(130)
-    if any(run.status != "finished" for run in runs):
-        sys.exit(1)
+    sys.exit(crawl_exit_code(run.status for run in runs))
 
 
 @main.command()
-def sites() -> None:
-    """List the bundled site profiles."""
+@db_option
+def sites(db_url: str | None) -> None:
+    """List the bundled site profiles; with --db, also what that archive holds of each."""
     try:
         profiles = load_profiles()
     except ProfileError as exc:
         raise CommandError(str(exc)) from None
+    archived: dict[str, Counter[str]] = {}
+    if db_url:
+        for site, lang, count in archive_stats(connect(db_url)).articles_by_site_lang:
+            archived.setdefault(site, Counter())[lang] = count
     for profile in profiles.values():
         click.echo(f"{profile.name:<16} {profile.title}")
         for lang, urls in profile.start_urls.items():
             click.echo(f"{'':<16} {lang}: {' '.join(urls)}")
+        if db_url:
+            langs = archived.get(profile.name, Counter())
+            detail = ", ".join(f"{lang} {n}" for lang, n in sorted(langs.items()))
+            click.echo(
+                f"{'':<16} archived: {langs.total()} articles" + (f" ({detail})" if detail else "")
+            )
 
 
 @main.command()
 @db_option
 @setting_option
 def demo(db_url: str | None, settings: tuple) -> None:
-    """Serve the bundled sample portal on 127.0.0.1, crawl it into the archive, print stats."""
+    """Serve the bundled sample portal on 127.0.0.1, crawl it into the archive, print stats.
+
+    An archive that holds the sample already is not given a second copy (the portal is
+    served on a new port each time, so its URLs would differ): its stats are printed.
+    """
     overrides = {**DEMO_SETTINGS, **parse_settings(settings)}
-    engine = connect(db_url)
-    with LocalSite(DEMO_PORTAL) as site:
-        click.echo(f"serving the sample portal at {site.base_url}/ ...")
-        crawl_and_report(engine, [CrawlTarget("demo", (site.base_url + "/",))], overrides)
+    engine = connect(db_url, create=True)
+    stats = archive_stats(engine)
+    archived = sum(n for site, _, n in stats.articles_by_site_lang if site == DEMO_SITE)
+    statuses: list[str] = []
+    if archived:
+        click.echo(f"the sample portal is archived already ({archived} articles)")
+    else:
+        with LocalSite(DEMO_PORTAL) as site:
+            click.echo(f"serving the sample portal at {site.base_url}/ ...")
+            target = CrawlTarget(DEMO_SITE, (site.base_url + "/",))
+            statuses = [run.status for run in crawl_and_report(engine, [target], overrides)]
+        stats = archive_stats(engine)
     click.echo()
-    click.echo(format_stats(archive_stats(engine)))
+    click.echo(format_stats(stats))
     click.echo(f"\narchive: {resolve_db_url(db_url)}; try `newsarchive export`")
+    sys.exit(crawl_exit_code(statuses))
 
 
 def read_page(path: str) -> bytes:
@@ -205,9 +299,10 @@ def extract(paths: tuple[str, ...], url: str | None) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
 
 
-def report(outcomes: Iterable[str]) -> None:
+def report(outcomes: Iterable[str]) -> Counter[str]:
     counts = Counter(outcomes)
     click.echo(", ".join(f"{name} {counts[name]}" for name in sorted(counts)) or "nothing to do")
+    return counts
 
 
 @main.command()
@@ -219,8 +314,18 @@ def report(outcomes: Iterable[str]) -> None:
     metavar="CSS",
     help="Also remove blocks matching this CSS selector before extraction (repeatable).",
 )
+@click.option(
+    "--warc-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="warc",
+    envvar="NEWSARCHIVE_WARC_DIR",
+    metavar="DIR",
+    help="Where the crawls wrote their WARC files (default: $NEWSARCHIVE_WARC_DIR or warc).",
+)
 @db_option
-def reprocess(site: str | None, drop_selectors: tuple[str, ...], db_url: str | None) -> None:
+def reprocess(
+    site: str | None, drop_selectors: tuple[str, ...], warc_dir: Path, db_url: str | None
+) -> None:
     """Run extraction, language, date and duplicate detection again over the archived WARC
     records, without network; a new version is stored only where the result changed."""
     for selector in drop_selectors:
@@ -229,9 +334,17 @@ def reprocess(site: str | None, drop_selectors: tuple[str, ...], db_url: str | N
     engine = connect(db_url)
     records = archived_records(engine, site)
     outcomes = with_progress(
-        reprocess_archive(engine, records, drop_selectors), len(records), "reprocessing"
+        reprocess_archive(engine, records, warc_dir, drop_selectors), len(records), "reprocessing"
     )
-    report(outcomes)
+    counts = report(outcomes)
+    if unreadable := counts[UNREADABLE]:
+        click.echo(
+            f"Error: {unreadable} of {len(records)} WARC records could not be read "
+            f"(WARC directory {warc_dir})",
+            err=True,
+        )
+    if unreadable or counts[NOT_STORABLE]:
+        sys.exit(exitcodes.FAILURES)
 
 
 @main.command("import-warc")
@@ -242,11 +355,10 @@ def reprocess(site: str | None, drop_selectors: tuple[str, ...], db_url: str | N
 def import_warc_command(paths: tuple[Path, ...], db_url: str | None) -> None:
     """Archive the HTML pages of WARC files written by other crawlers (Heritrix,
     wget --warc-file, Common Crawl), through the same pipeline as a crawl."""
-    engine = connect(db_url)
-    try:
-        report(with_progress(import_warc(engine, paths), None, "importing"))
-    except (OSError, ArchiveLoadFailed) as exc:
-        raise CommandError(f"cannot read WARC: {exc}") from None
+    engine = connect(db_url, create=True)
+    counts = report(with_progress(import_warc(engine, paths), None, "importing"))
+    if counts[DAMAGED_FILE] or counts[NOT_STORABLE]:
+        sys.exit(exitcodes.FAILURES)
 
 
 @main.group()
@@ -258,7 +370,7 @@ def db() -> None:
 @db_option
 def upgrade(db_url: str | None) -> None:
     """Create the archive schema or upgrade it to the latest version."""
-    connect(db_url)
+    connect(db_url, create=True)
     click.echo(f"archive schema is up to date: {resolve_db_url(db_url)}")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import click
 from sqlalchemy import Engine
 
+from archive import exitcodes
 from archive.db import ArchiveUnavailable, open_archive
 
 T = TypeVar("T")
@@ -17,7 +20,19 @@ T = TypeVar("T")
 class CommandError(click.ClickException):
     """A problem with what the user asked for: one line on stderr, exit code 2."""
 
-    exit_code = 2
+    exit_code = exitcodes.USAGE
+
+
+class CommandFailed(click.ClickException):
+    """The work was begun but could not be completed: one line on stderr, exit code 3."""
+
+    exit_code = exitcodes.FAILURES
+
+
+class ArchiveFailed(click.ClickException):
+    """The archive could not be written or read back: one line on stderr, exit code 4."""
+
+    exit_code = exitcodes.ARCHIVE_FAILED
 
 
 db_option = click.option(
@@ -33,11 +48,25 @@ def date_option(*names: str, help: str):
     return click.option(*names, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help=help)
 
 
-def connect(db_url: str | None) -> Engine:
+def connect(db_url: str | None, create: bool = False) -> Engine:
+    """The archive at `db_url`. Only commands that fill an archive (`create`) may start a
+    new SQLite file: for the others a missing file is a mistyped path, not an empty archive.
+    """
     try:
-        return open_archive(db_url)
+        return open_archive(db_url, create=create)
     except ArchiveUnavailable as exc:
         raise CommandError(str(exc)) from None
+
+
+def check_output_path(path: Path) -> None:
+    """Raises CommandError when `path` cannot be written, before any work is done."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise CommandError(f"cannot write {path}: directory {directory} does not exist")
+    if path.is_dir():
+        raise CommandError(f"cannot write {path}: it is a directory")
+    if not os.access(directory, os.W_OK):
+        raise CommandError(f"cannot write {path}: directory {directory} is not writable")
 
 
 def with_progress(items: Iterable[T], length: int | None, label: str) -> Iterator[T]:

@@ -21,7 +21,15 @@ from sqlalchemy import ColumnElement, Engine, Select, func, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from archive.commands import CommandError, connect, date_option, db_option, with_progress
+from archive.commands import (
+    CommandError,
+    CommandFailed,
+    check_output_path,
+    connect,
+    date_option,
+    db_option,
+    with_progress,
+)
 from archive.db import session_factory
 from archive.models import Article, ArticleAlternate, ArticleVersion, Site
 
@@ -344,6 +352,8 @@ def export_command(
         published_from=published_from.date() if published_from else None,
         published_until=published_until.date() if published_until else None,
     )
+    if output is not None:
+        check_output_path(output)
     engine = connect(db_url)
     write = record_writer(export_format, index=index)
     try:
@@ -365,7 +375,13 @@ def export_command(
             click.echo(f"exported {count} articles to {output}", err=True)
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise CommandError(f"export failed: {reason}") from exc
+        raise CommandFailed(f"export failed: {reason}") from exc
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise CommandFailed(
+            f"export failed: cannot write {output or 'stdout'}: {exc.strerror}"
+        ) from exc
     finally:
         engine.dispose()
     click.echo(f"cursor: {cursor}", err=True)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -105,6 +106,8 @@ class CrawlFailure(Base):
 
 class Article(Base):
     __tablename__ = "articles"
+    # The earliest article with a text is one index lookup, however many share it.
+    __table_args__ = (Index("ix_articles_content_hash_id", "content_hash", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
@@ -117,7 +120,7 @@ class Article(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     author: Mapped[str | None] = mapped_column(Text)
     published: Mapped[dt.date | None] = mapped_column(Date, index=True)
-    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_fetched: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -144,10 +147,12 @@ class ArticleBand(Base):
     """A locality-sensitive key of an article's MinHash: near-duplicates share one."""
 
     __tablename__ = "article_bands"
+    # The earliest articles with a band are an index range, however many share it.
+    __table_args__ = (Index("ix_article_bands_band_key_article_id", "band_key", "article_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
-    band_key: Mapped[str] = mapped_column(String(40), index=True)
+    band_key: Mapped[str] = mapped_column(String(40))
 
     article: Mapped[Article] = relationship(back_populates="bands")
 

@@ -10,15 +10,21 @@ from pathlib import Path
 
 from lxml.html import HtmlElement
 from sqlalchemy import Engine, select
-from trafilatura.utils import load_html
 
 from archive.db import session_factory
 from archive.models import Article, Site
-from archive.store import ArchiveWriter, Outcome, RunCounts
-from archive.warc import FetchedPage, RecordLocation, iter_responses, read_response
+from archive.store import ArchiveWriter, ArticleRejected, Outcome, RunCounts
+from archive.warc import (
+    FetchedPage,
+    RecordLocation,
+    UnreadableWarc,
+    iter_responses,
+    read_response,
+)
 from crawler.profiles import load_profiles
 from pipelines.boilerplate import SiteTemplate
 from pipelines.encoding import decode_html
+from pipelines.html import parse_html
 from pipelines.page import extract_page
 from pipelines.urls import site_name_for
 
@@ -26,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 NOT_AN_ARTICLE = "not an article"
 UNREADABLE = "unreadable record"
+NOT_STORABLE = "not storable"
+DAMAGED_FILE = "damaged WARC file"
 
 
 def _store(
@@ -55,21 +63,25 @@ def _store(
     if rejection:
         logger.info("not an article, %s: %s", rejection, page.url)
         return NOT_AN_ARTICLE
-    return writer.save(item, run_id)
+    try:
+        return writer.save(item, run_id)
+    except ArticleRejected as exc:
+        logger.warning("not stored, %s: %s", exc, page.url)
+        return NOT_STORABLE
 
 
 def _parsed(page: FetchedPage) -> tuple[str, HtmlElement | None]:
     _, html = decode_html(page.body, page.content_type or None)
-    return html, load_html(html)
+    return html, parse_html(html)
 
 
-def _learned_templates(records: list[tuple]) -> defaultdict[str, SiteTemplate]:
+def _learned_templates(records: list[tuple], warc_dir: Path) -> defaultdict[str, SiteTemplate]:
     """The template of each site, learned from all of its archived pages before any of them
     is extracted again: the crawl had learned it only from the pages before each one."""
     templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
     for site, _, path, offset, *_ in records:
         try:
-            page = read_response(RecordLocation(path, offset))
+            page = read_response(RecordLocation(path, offset), warc_dir)
         except (OSError, ValueError):
             continue
         _, tree = _parsed(page)
@@ -110,19 +122,23 @@ def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
 
 
 def reprocess(
-    engine: Engine, records: Iterable[tuple], drop_selectors: tuple[str, ...] = ()
+    engine: Engine,
+    records: Iterable[tuple],
+    warc_dir: Path,
+    drop_selectors: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Extract each archived article again from its WARC record; yields each outcome.
 
-    A new version is stored only where title, text, language or date came out different.
+    Relative WARC paths are taken from `warc_dir`. A new version is stored only where
+    title, text, language or date came out different.
     """
     writer = ArchiveWriter(engine)
     options: dict[str, dict] = {}
     records = list(records)
-    templates = _learned_templates(records)
+    templates = _learned_templates(records, warc_dir)
     for site, url, path, offset, last_fetched, etag, last_modified, published in records:
         try:
-            page = read_response(RecordLocation(path, offset))
+            page = read_response(RecordLocation(path, offset), warc_dir)
         except (OSError, ValueError) as exc:
             logger.warning("cannot read the WARC record of %s: %s", url, exc)
             yield UNREADABLE
@@ -142,7 +158,12 @@ def reprocess(
 
 
 def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
-    """Archive the HTML responses of WARC files written by any crawler, as one run."""
+    """Archive the HTML responses of WARC files written by any crawler, as one run.
+
+    Articles keep the absolute path of their file. A damaged or unreadable file is
+    reported in one line, after its readable records were archived; the other files are
+    imported all the same, and the run is marked `failed`.
+    """
     writer = ArchiveWriter(engine)
     paths = list(paths)
     run_id = writer.start_run([f"import:{path.name}" for path in paths])
@@ -151,24 +172,30 @@ def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
     status = "interrupted"
     try:
         for path in paths:
-            for page in iter_responses(path):
-                if page.status != 200 or "html" not in page.content_type.lower():
-                    continue
-                site = site_name_for(page.url)
-                outcome = _store(
-                    writer, page, site, run_id, templates[site], fetched_at=page.fetched_at
-                )
-                outcomes[outcome] += 1
-                yield outcome
-        status = "finished"
+            try:
+                for page in iter_responses(path):
+                    if page.status != 200 or "html" not in page.content_type.lower():
+                        continue
+                    site = site_name_for(page.url)
+                    outcome = _store(
+                        writer, page, site, run_id, templates[site], fetched_at=page.fetched_at
+                    )
+                    outcomes[outcome] += 1
+                    yield outcome
+            except UnreadableWarc as exc:
+                logger.error("%s", exc)
+                outcomes[DAMAGED_FILE] += 1
+                yield DAMAGED_FILE
+        status = "failed" if outcomes[DAMAGED_FILE] else "finished"
     finally:
         writer.finish_run(
             run_id,
             status,
             RunCounts(
-                pages_fetched=sum(outcomes.values()),
+                pages_fetched=sum(outcomes.values()) - outcomes[DAMAGED_FILE],
                 articles_new=outcomes[Outcome.NEW],
                 articles_updated=outcomes[Outcome.UPDATED],
                 articles_unchanged=outcomes[Outcome.UNCHANGED],
+                errors=outcomes[DAMAGED_FILE],
             ),
         )

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
-from trafilatura.utils import load_html
 
 from pipelines.content import MainContent, extract_content
+from pipelines.html import parse_html
 
 DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 F1_TARGETS = {"en": 0.970, "ru": 0.90}
@@ -100,7 +100,7 @@ def pages(folder: Path, limit: int | None) -> Iterator[tuple[str, bytes, str, st
 
 
 def newsarchive_content(html: bytes, url: str) -> MainContent:
-    tree = load_html(html)
+    tree = parse_html(html)
     return extract_content(tree, url) if tree is not None else MainContent("", "")
 
 

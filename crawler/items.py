@@ -46,6 +46,8 @@ class FetchFailure:
     url: str
     reason: str
     status: int | None = None
+    # Whether the log has said it already (one line for all pages of an unreachable host).
+    logged: bool = False
 
 
 @dataclass(slots=True)

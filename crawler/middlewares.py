@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import re
 from http.client import responses as HTTP_REASONS
@@ -13,14 +14,29 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    CloseSpider,
+    DownloadConnectionRefusedError,
+    IgnoreRequest,
+    NotConfigured,
+    StopDownload,
+)
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import error as twisted_errors
+from twisted.internet.defer import Deferred
 
 from archive.db import ArchiveUnavailable, open_archive
-from archive.store import ArchiveWriter, KnownArticle
+from archive.store import ArchiveWriter, KnownArticle, archive_url_key
 from archive.warc import WarcFile
 from pipelines.storage import SKIPPED_STAT, WARC_PATH_STAT
 from pipelines.urls import url_key
+
+logger = logging.getLogger(__name__)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -48,6 +64,10 @@ class RedirectLoop(IgnoreRequest):
     """A redirect leads back to a URL of its own chain."""
 
 
+class RedirectOffsite(IgnoreRequest):
+    """A redirect leads to another site, or to another port of the portal's hosts."""
+
+
 class LoopAwareRedirectMiddleware(RedirectMiddleware):
     """Reports a redirect loop as such; otherwise the duplicate filter would drop the
     request that closes the loop without a word."""
@@ -56,6 +76,9 @@ class LoopAwareRedirectMiddleware(RedirectMiddleware):
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if url_key(redirected.url) in {url_key(url) for url in chain}:
             raise RedirectLoop(f"redirect loop: {' -> '.join([*chain, redirected.url])}")
+        in_scope = getattr(self.crawler.spider, "in_scope", None)
+        if in_scope is not None and not in_scope(redirected.url):
+            raise RedirectOffsite(f"redirected off the portal, to {redirected.url}")
         return super()._redirect(redirected, request, reason)
 
 
@@ -105,7 +128,7 @@ class KnownArticlesMiddleware:
         return now.date() - published <= self.revisit_within
 
     def process_request(self, request: Request) -> None:
-        known = self.known.get(url_key(request.url))
+        known = self.known.get(archive_url_key(request.url))
         if known is None:
             return
         if not self.due_for_revisit(known, dt.datetime.now(dt.UTC)):
@@ -123,6 +146,8 @@ class KnownArticlesMiddleware:
 
 
 WARC_LOCATION = "newsarchive_warc_location"
+# The finish reason, and so the run status, of a crawl stopped because its WARC file failed.
+WARC_ERROR = "warc_error"
 
 
 def _header_pairs(headers) -> list[tuple[str, str]]:
@@ -156,16 +181,26 @@ class WarcArchiveMiddleware:
     def spider_opened(self, spider: Spider) -> None:
         site = re.sub(r"[^\w.-]+", "_", getattr(spider, "site", spider.name))
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        path = (self.directory / f"{site}-{stamp}-{os.getpid()}.warc.gz").resolve()
-        self.warc = WarcFile(path, software=self.crawler.settings.get("USER_AGENT"))
-        self.crawler.stats.set_value(WARC_PATH_STAT, str(path))
+        name = f"{site}-{stamp}-{os.getpid()}.warc.gz"
+        try:
+            self.warc = WarcFile(
+                self.directory, name, software=self.crawler.settings.get("USER_AGENT")
+            )
+        except OSError as exc:
+            self._log_failure(self.directory / name, exc)
+            raise CloseSpider(WARC_ERROR) from None
+        self.crawler.stats.set_value(WARC_PATH_STAT, name)
 
     def spider_closed(self, spider: Spider) -> None:
         if self.warc is not None:
             self.warc.close()
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if self.warc is not None:
+        """Passes a response on only once its record is written: an article is never
+        stored without it. A failed write stops the crawl."""
+        if self.warc is None:
+            raise IgnoreRequest("not archived: the WARC file cannot be written")
+        try:
             request.meta[WARC_LOCATION] = self.warc.write(
                 response.url,
                 _header_pairs(request.headers),
@@ -175,4 +210,113 @@ class WarcArchiveMiddleware:
                 _header_pairs(response.headers),
                 response.body,
             )
+        except OSError as exc:
+            self._log_failure(self.warc.path, exc)
+            self.warc.close()
+            self.warc = None
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=WARC_ERROR))
+            raise IgnoreRequest(f"not archived: {response.url}") from exc
         return response
+
+    @staticmethod
+    def _log_failure(path: Path, exc: OSError) -> None:
+        logger.error("cannot write the WARC file %s, stopping the crawl: %s", path, exc)
+
+
+# Failures that say the host cannot be reached at all, rather than that one page failed.
+UNREACHABLE_ERRORS = (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    twisted_errors.DNSLookupError,
+    twisted_errors.ConnectionRefusedError,
+    twisted_errors.NoRouteError,
+)
+
+
+class HostUnreachable(Exception):
+    """A request for a host that an earlier request found unreachable."""
+
+
+class UnreachableHostsMiddleware:
+    """Gives up on a host once a request to it has failed to connect after every retry.
+
+    The crawl logs one warning for the host; its other requests fail at once (and are
+    recorded as failures of the run) instead of each waiting through its own retries.
+    It sits above the retry middleware, so it sees what is left once retries are spent.
+    """
+
+    def __init__(self) -> None:
+        self.unreachable: dict[str, str] = {}
+
+    def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).netloc
+        if host in self.unreachable:
+            raise HostUnreachable(f"host {host} unreachable: {self.unreachable[host]}")
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        if not isinstance(exception, UNREACHABLE_ERRORS):
+            return
+        host = urlparse_cached(request).netloc
+        if host not in self.unreachable:
+            self.unreachable[host] = str(exception)
+            logger.warning("cannot reach %s (%s): its other pages are skipped", host, exception)
+
+
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+# Marks a robots.txt request, which DOWNLOAD_MAXSIZE does not apply to; the value counts
+# the bytes received so far.
+ROBOTS_TXT = "newsarchive_robots_txt"
+
+
+class RobotsPolicyMiddleware(RobotsTxtMiddleware):
+    """robots.txt as RFC 9309 reads it: a server error (5xx) means everything is disallowed
+    (the next run asks again), any other answer is parsed (a 4xx allows everything), and a
+    robots.txt that cannot be fetched is one line in the log, not a traceback."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.max_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_ROBOTS_BYTES")
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    def bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
+        """A robots.txt is read up to NEWSARCHIVE_MAX_ROBOTS_BYTES, not dropped whole for
+        being larger than DOWNLOAD_MAXSIZE."""
+        if ROBOTS_TXT in request.meta:
+            request.meta[ROBOTS_TXT] += len(data)
+            if request.meta[ROBOTS_TXT] > self.max_bytes:
+                raise StopDownload(fail=False)
+
+    async def robot_parser(self, request: Request):
+        netloc = urlparse_cached(request).netloc
+        if netloc not in self._parsers:
+            self._parsers[netloc] = Deferred()
+            robots = Request(
+                f"{urlparse_cached(request).scheme}://{netloc}/robots.txt",
+                priority=self.DOWNLOAD_PRIORITY,
+                meta={"dont_obey_robotstxt": True, "download_maxsize": 0, ROBOTS_TXT: 0},
+                callback=NO_CALLBACK,
+            )
+            try:
+                response = await self.crawler.engine.download_async(robots)
+            except Exception as exc:
+                if not isinstance(exc, (IgnoreRequest, HostUnreachable, *UNREACHABLE_ERRORS)):
+                    logger.warning("cannot fetch %s: %s", robots.url, exc)
+                self._robots_error(exc, netloc)
+            else:
+                if len(response.body) > self.max_bytes:
+                    response = response.replace(body=response.body[: self.max_bytes])
+                if response.status >= 500:
+                    logger.warning(
+                        "%s answered %d: nothing on %s is fetched",
+                        robots.url,
+                        response.status,
+                        netloc,
+                    )
+                    response = response.replace(body=DISALLOW_ALL)
+                await self._parse_robots(response, netloc, request)
+            self._stats.inc_value("robotstxt/request_count")
+        parser = self._parsers[netloc]
+        if isinstance(parser, Deferred):
+            # A Deferred hands its result to the first waiter only; the others read it here.
+            await maybe_deferred_to_future(parser)
+        return self._parsers[netloc]

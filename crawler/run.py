@@ -9,7 +9,11 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.profiles import SiteProfile
+from crawler.settings_check import SettingError as SettingError
+from crawler.settings_check import check_storage, checked_value
+from crawler.shutdown import CrawlStopper
 from crawler.spiders.portal import PortalSpider
+from pipelines.storage import RUN_ID_STAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,50 +41,44 @@ class CrawlTarget:
         )
 
 
-class SettingError(ValueError):
-    """An overridden setting whose value does not fit the setting."""
-
-
-def crawl_settings(db_url: str, overrides: Mapping[str, str] = {}) -> Settings:
-    """The project's settings with `overrides`; raises SettingError for a value of the wrong
-    type, which Scrapy would only find once the crawl had started."""
+def crawl_settings(db_url: str, overrides: Mapping[str, object] = {}) -> Settings:
+    """The project's settings with `overrides`; raises SettingError for an unknown setting or
+    a value that cannot work, which Scrapy would only find once the crawl had started, if
+    at all."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.set("NEWSARCHIVE_DB", db_url, priority="cmdline")
     for name, value in overrides.items():
-        default = settings.get(name)
-        settings.set(name, value, priority="cmdline")
-        _check_type(settings, name, default)
+        settings.set(name, checked_value(name, value, settings.get(name)), priority="cmdline")
+    check_storage(settings)
     return settings
 
 
-def check_overrides(overrides: Mapping[str, str]) -> None:
+def check_overrides(overrides: Mapping[str, object]) -> None:
     """Raises SettingError for an override that does not fit its setting."""
     crawl_settings("", overrides)
 
 
-def _check_type(settings: Settings, name: str, default: object) -> None:
-    readers = (
-        (bool, settings.getbool, "true or false"),
-        (int, settings.getint, "a whole number"),
-        (float, settings.getfloat, "a number"),
-    )
-    for kind, read, expected in readers:
-        if isinstance(default, kind):
-            try:
-                read(name)
-            except ValueError:
-                value = settings.get(name)
-                raise SettingError(f"setting {name}: {value!r} is not {expected}") from None
-            return
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    """What a crawl leaves: the ids of the runs it recorded (one per target that started),
+    and whether it was abandoned (a second Ctrl-C, or pages in flight that did not finish
+    within NEWSARCHIVE_STOP_GRACE seconds of the first): the caller should then exit at
+    once, without waiting for what is still running."""
+
+    run_ids: tuple[int, ...]
+    abandoned: bool
 
 
-def run_crawl(targets: Iterable[CrawlTarget], settings: Settings) -> None:
+def run_crawl(targets: Iterable[CrawlTarget], settings: Settings) -> CrawlResult:
     """Crawl every target in one process; blocks until all have finished or were stopped."""
     process = CrawlerProcess(settings)
+    crawlers = []
     for target in targets:
+        crawler = process.create_crawler(PortalSpider)
+        crawlers.append(crawler)
         process.crawl(
-            PortalSpider,
+            crawler,
             start_urls=list(target.start_urls),
             site=target.site,
             allowed_domains=list(target.allowed_domains) or None,
@@ -89,4 +87,8 @@ def run_crawl(targets: Iterable[CrawlTarget], settings: Settings) -> None:
             timezone=target.timezone,
             drop_selectors=list(target.drop_selectors),
         )
-    process.start()
+    stopper = CrawlStopper(process, settings.getfloat("NEWSARCHIVE_STOP_GRACE"))
+    stopper.install()
+    process.start(install_signal_handlers=False)
+    run_ids = (crawler.stats.get_value(RUN_ID_STAT) for crawler in crawlers)
+    return CrawlResult(tuple(run_id for run_id in run_ids if run_id), stopper.forced)

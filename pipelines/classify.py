@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from lxml.html import HtmlElement
 
-from pipelines.urls import canonical_url
+from pipelines.urls import canonical_url, linked_url, split_url
 
 ARTICLE_SCHEMA_TYPES = frozenset(
     {
@@ -51,6 +51,9 @@ HEADLINE_LINKS_IN = ".//h2[.//a[@href]] | .//h3[.//a[@href]] | .//h4[.//a[@href]
 MAX_CARD_DEPTH = 4
 MIN_SUMMARY_CHARS = 60
 SUMMARY_PREFIX_CHARS = 40
+MAX_CANONICAL_CHARS = 2000
+# JSON-LD blocks are a few kilobytes; a bigger one is no page's metadata.
+MAX_JSON_LD_CHARS = 200_000
 
 
 @dataclass(slots=True)
@@ -68,9 +71,12 @@ class PageSignals:
 def _schema_types(tree: HtmlElement) -> frozenset[str]:
     types: set[str] = set()
     for script in tree.iterfind(".//script[@type='application/ld+json']"):
+        text = script.text or ""
+        if len(text) > MAX_JSON_LD_CHARS:
+            continue
         try:
-            data = json.loads(script.text or "")
-        except ValueError:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
             continue
         stack = [data]
         while stack:
@@ -82,19 +88,25 @@ def _schema_types(tree: HtmlElement) -> frozenset[str]:
                 for name in declared if isinstance(declared, list) else [declared]:
                     if isinstance(name, str):
                         types.add(name.lower())
-                stack.extend(node.get("@graph", []))
+                if isinstance(graph := node.get("@graph"), list | dict):
+                    stack.append(graph)
     return frozenset(types)
+
+
+def _words(element: HtmlElement) -> int:
+    """Words of the text under `element`, counted per text node, so that the words of a
+    link are never more than those of the page (links do not nest in parsed HTML)."""
+    return sum(len(text.split()) for text in element.itertext())
 
 
 def _link_text_share(tree: HtmlElement) -> float:
     body = tree.find(".//body")
     if body is None:
         return 0.0
-    total = len("".join(body.itertext()).split())
+    total = _words(body)
     if not total:
         return 0.0
-    in_links = sum(len("".join(a.itertext()).split()) for a in body.iter("a"))
-    return in_links / total
+    return sum(_words(a) for a in body.iter("a")) / total
 
 
 def _squeeze(text: str) -> str:
@@ -142,24 +154,43 @@ def _switcher_targets(tree: HtmlElement, url: str) -> dict[str, str]:
         lang = SWITCHER_LABELS.get(label)
         if not lang or not href or href.startswith("#"):
             continue
-        target = canonical_url(urljoin(url, href))
-        if len([part for part in urlsplit(target).path.split("/") if part]) > 1:
+        target = linked_url(url, href)
+        if target and len([part for part in urlsplit(target).path.split("/") if part]) > 1:
             targets.setdefault(lang, target)
     return targets
 
 
-def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
-    canonical = url
+def _origin(parts: SplitResult) -> tuple[str, int | None]:
+    """Host without `www.` and port, the default ports of http and https being one."""
+    host = (parts.hostname or "").removeprefix("www.")
+    return host, None if parts.port in (80, 443) else parts.port
+
+
+def _declared_canonical(tree: HtmlElement, url: str) -> str | None:
+    """The page's `<link rel=canonical>`, when it is an http(s) URL of no more than
+    MAX_CANONICAL_CHARS characters on the fetched URL's host: a canonical link is the
+    page's claim, and a page cannot speak for another site."""
     for link in tree.iterfind(".//head/link[@rel='canonical']"):
         if href := (link.get("href") or "").strip():
-            canonical = urljoin(url, href)
             break
+    else:
+        return None
+    if len(href) > MAX_CANONICAL_CHARS or not (canonical := linked_url(url, href)):
+        return None
+    declared, fetched = split_url(canonical), split_url(url)
+    if fetched is None or declared.scheme not in ("http", "https"):
+        return None
+    return canonical if _origin(declared) == _origin(fetched) else None
+
+
+def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
+    canonical = _declared_canonical(tree, url) or url
     alternates = {}
     for link in tree.iterfind(".//head/link[@rel='alternate'][@hreflang]"):
         lang = (link.get("hreflang") or "").strip().lower()
         href = (link.get("href") or "").strip()
-        if lang and href and lang != "x-default":
-            alternates[lang] = canonical_url(urljoin(url, href))
+        if lang and href and lang != "x-default" and (target := linked_url(url, href)):
+            alternates[lang] = target
     for lang, target in _switcher_targets(tree, url).items():
         alternates.setdefault(lang, target)
     og_type = ""

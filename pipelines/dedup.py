@@ -7,7 +7,6 @@ import hashlib
 import re
 
 import numpy as np
-from datasketch import MinHash
 
 from crawler.items import ArticleItem
 from pipelines.stage import PageStage
@@ -37,14 +36,41 @@ def shingles(text: str) -> set[bytes]:
     }
 
 
+def _permutations(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random affine bijections h -> a*h + b of 32-bit values (an odd `a` keeps them so)."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, count, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, count, dtype=np.uint32)
+    return a, b
+
+
+# Made once; the same seed gives the same signatures in every process and every run.
+PERMUTATIONS = _permutations(NUM_PERM, seed=1)
+
+
+def _mixed(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer: spreads the bits of each 32-bit value."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
 def minhash_signature(text: str) -> bytes | None:
-    """MinHash of the text's word shingles; None for texts too short to compare."""
+    """MinHash of the text's word shingles (each hashed to 32 bits of its SHA-1, mixed, then
+    put through NUM_PERM affine permutations); None for texts too short to compare."""
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=1)
-    minhash.update_batch(list(found))
-    return minhash.hashvalues.astype("<u4").tobytes()
+    hashes = np.fromiter(
+        (int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little") for shingle in found),
+        dtype=np.uint32,
+        count=len(found),
+    )
+    a, b = PERMUTATIONS
+    permuted = _mixed(hashes)[:, np.newaxis] * a + b
+    return permuted.min(axis=0).astype("<u4").tobytes()
 
 
 def band_keys(signature: bytes) -> list[str]:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
-from trafilatura.utils import load_html
 
 from crawler.items import ArticleItem
 from pipelines.classify import article_rejection, read_page_signals
 from pipelines.content import extract_content
 from pipelines.dates import MOSCOW, published_date
+from pipelines.html import MAX_TAGS, parse_html, too_many_tags
 from pipelines.stage import NotAnArticle, PageStage
 
 
@@ -43,8 +43,11 @@ def analyse_page(
     blocks to remove before extraction (a profile hint); `template` holds the fingerprints
     of the blocks that repeat across the site's pages (see SiteTemplate).
     """
+    if too_many_tags(html):
+        rejection = f"more than {MAX_TAGS} tags, more than any article page has"
+        return ExtractedArticle(title="", text="", canonical_url=url), rejection
     if tree is None:
-        tree = load_html(html)
+        tree = parse_html(html)
     if tree is None:
         return ExtractedArticle(title="", text="", canonical_url=url), "not parseable as HTML"
     signals = read_page_signals(tree, url)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from archive.cli import DEMO_PORTAL
-from archive.localsite import LocalSite
+from archive.cli import DEMO_PORTAL, main
+from archive.localsite import LocalSite, RecordingHandler
+from archive.models import Article
 
 POSTGRES_URL = os.environ.get(
     "NEWSARCHIVE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -87,3 +94,110 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120):
         timeout=timeout,
         env={**os.environ, "NEWSARCHIVE_DB": ""},
     )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Runs `newsarchive ARGS` in this process, in tmp_path, with no NEWSARCHIVE_DB set;
+    for every command but the crawls, which need a process of their own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSARCHIVE_DB", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: bytes | str | None = None) -> Result:
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def wait_for_articles(sessions, count: int, timeout: float = 60) -> None:
+    """Until a crawl running in another process has stored `count` articles."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            if session.scalar(select(func.count(Article.id))) >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the crawl stored fewer than {count} articles in {timeout} s")
+
+
+HELD_PAGE = "/news/novyy-zavod-v-industrialnom-parke/"
+
+
+class HeldPageHandler(RecordingHandler):
+    """Serves the demo portal, but holds the answer for HELD_PAGE until `release` is set."""
+
+    arrived: threading.Event
+    release: threading.Event
+
+    def do_GET(self) -> None:
+        if self.path == HELD_PAGE:
+            self.arrived.set()
+            self.release.wait(120)
+        super().do_GET()
+
+
+@pytest.fixture
+def held_site() -> Iterator[LocalSite]:
+    events = {"arrived": threading.Event(), "release": threading.Event()}
+    handler = type("HeldPage", (HeldPageHandler,), events)
+    with LocalSite(DEMO_PORTAL, handler=handler) as site:
+        site.handler = handler
+        yield site
+        handler.release.set()
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the test's own, on a free port, that the test may stop."""
+
+    def __init__(self, bin_dir: Path, data: Path, port: int) -> None:
+        self.bin_dir = bin_dir
+        self.data = data
+        self.port = port
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(_as_postgres(command), check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._pg_ctl("-o", options, "-l", str(self.data / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A fresh PostgreSQL cluster (initdb) running on a free port; skipped where the server
+    programs are not installed, except in CI, where they must be."""
+    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bin_dirs:
+        reason = "no PostgreSQL server programs (initdb) in /usr/lib/postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the database outage tests: {reason}")
+        pytest.skip(reason)
+    bin_dir = bin_dirs[-1].parent
+    data = Path(tempfile.mkdtemp(prefix="newsarchive-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
+    server = OwnPostgres(bin_dir, data, _free_port())
+    server.start()
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):
+        server.stop()
+    shutil.rmtree(data, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -15,9 +16,9 @@ from sqlalchemy import func, select
 
 from archive.cli import DEMO_PORTAL
 from archive.db import open_archive, session_factory
-from archive.localsite import LocalSite, RecordingHandler
-from archive.models import Article, CrawlRun
-from tests.conftest import FAST_CRAWL, NEWSARCHIVE, run_cli
+from archive.localsite import LocalSite
+from archive.models import Article, ArticleVersion, CrawlRun
+from tests.conftest import FAST_CRAWL, HELD_PAGE, NEWSARCHIVE, run_cli, wait_for_articles
 
 ARTICLES = {
     "/news/novyy-zavod-v-industrialnom-parke/": ("ru", "2026-11-24"),
@@ -97,7 +98,7 @@ def test_recrawl_of_unchanged_site_downloads_no_article(tmp_path: Path, demo_sit
         assert [r.status for r in session.scalars(select(CrawlRun))] == ["finished", "finished"]
 
 
-def test_scrapy_crawl_works_from_the_repository_root(tmp_path: Path, demo_site) -> None:
+def test_scrapy_crawl_works_from_the_repository_root_with_feeds(tmp_path: Path, demo_site) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     scrapy = Path(sys.executable).with_name("scrapy")
     result = subprocess.run(
@@ -111,6 +112,10 @@ def test_scrapy_crawl_works_from_the_repository_root(tmp_path: Path, demo_site) 
             f"NEWSARCHIVE_DB={db_url}",
             "-s",
             f"NEWSARCHIVE_WARC_DIR={tmp_path / 'warc'}",
+            "-o",
+            str(tmp_path / "items.jsonl"),
+            "-o",
+            str(tmp_path / "items.csv"),
             *FAST_CRAWL,
         ],
         cwd=Path(__file__).parents[1],
@@ -120,62 +125,73 @@ def test_scrapy_crawl_works_from_the_repository_root(tmp_path: Path, demo_site) 
     )
     assert result.returncode == 0, result.stderr
     with session_factory(open_archive(db_url))() as session:
-        assert session.scalar(select(func.count(Article.id))) == 7
+        titles = set(session.scalars(select(Article.title)))
+    assert len(titles) == 7
+    lines = (tmp_path / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines]
+    assert {item["title"] for item in items} == titles
+    assert {item["url"] for item in items} == {demo_site.base_url + path for path in ARTICLES}
+    assert all(item["text"] and item["lang"] in ("ru", "en") for item in items)
+    with (tmp_path / "items.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["title"] for row in rows} == titles
+    assert "] ERROR:" not in result.stderr
 
 
-def _wait_for_articles(sessions, count: int, timeout: float = 60) -> None:
-    """Until a crawl running in another process has stored `count` articles."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sessions() as session:
-            if session.scalar(select(func.count(Article.id))) >= count:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"the crawl stored fewer than {count} articles in {timeout} s")
+def _start_held_crawl(site: LocalSite, db_url: str, cwd: Path, *settings: str) -> subprocess.Popen:
+    """A crawl of the demo portal that has stored every article but the held one, and is
+    waiting for that one."""
+    crawl = subprocess.Popen(
+        [
+            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
+            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=WARNING",
+            *settings,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )  # fmt: skip
+    wait_for_articles(session_factory(open_archive(db_url)), len(ARTICLES) - 1)
+    assert site.handler.arrived.wait(60)
+    return crawl
 
 
-class SlowHandler(RecordingHandler):
-    def do_GET(self) -> None:
-        time.sleep(0.4)
-        super().do_GET()
+def _the_run(db_url: str) -> CrawlRun:
+    with session_factory(open_archive(db_url))() as session:
+        return session.scalars(select(CrawlRun)).one()
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_ctrl_c_leaves_a_consistent_archive(tmp_path: Path, workers: str) -> None:
+def test_ctrl_c_abandons_pages_in_flight_and_records_the_run(
+    tmp_path: Path, held_site: LocalSite, workers: str
+) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
-    engine = open_archive(db_url)
-    sessions = session_factory(engine)
-    with LocalSite(DEMO_PORTAL, handler=SlowHandler) as site:
-        crawl = subprocess.Popen(
-            [
-                *NEWSARCHIVE,
-                "crawl",
-                "--start-url",
-                site.base_url + "/",
-                "--db",
-                db_url,
-                *FAST_CRAWL,
-                "-s",
-                "CONCURRENT_REQUESTS=1",
-                "-s",
-                f"NEWSARCHIVE_PAGE_WORKERS={workers}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-        )
-        _wait_for_articles(sessions, 1)
-        crawl.send_signal(signal.SIGINT)
-        stdout, stderr = crawl.communicate(timeout=60)
+    workers_setting = f"NEWSARCHIVE_PAGE_WORKERS={workers}"
+    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", workers_setting)
+    crawl.send_signal(signal.SIGINT)
+    stdout, stderr = crawl.communicate(timeout=60)
+    assert not held_site.handler.release.is_set()
     assert crawl.returncode == 130, stderr
-    with sessions() as session:
-        run = session.scalars(select(CrawlRun)).one()
-        stored = session.scalar(select(func.count(Article.id)))
-    assert run.status == "interrupted"
+    run = _the_run(db_url)
+    assert (run.status, run.articles_new) == ("interrupted", len(ARTICLES) - 1)
     assert run.finished_at is not None
-    assert 1 <= stored < 7
-    assert run.articles_new == stored
+    assert "[interrupted]" in stdout
+    assert "Traceback" not in stderr
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path, held_site: LocalSite) -> None:
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_STOP_GRACE=600")
+    crawl.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while _the_run(db_url).status != "interrupted":
+        assert time.monotonic() < deadline, "the first Ctrl-C was not recorded"
+        time.sleep(0.05)
+    crawl.send_signal(signal.SIGINT)
+    stdout, stderr = crawl.communicate(timeout=60)
+    assert crawl.returncode == 130, stderr
+    assert _the_run(db_url).status == "interrupted"
     assert "[interrupted]" in stdout
 
 
@@ -195,68 +211,107 @@ def _wait_for_exit(pids: set[int], timeout: float = 10) -> None:
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_killed_crawl_resumes_without_duplicates_or_downloads(tmp_path: Path, workers: str) -> None:
+def test_killed_crawl_resumes_without_duplicates_or_downloads(
+    tmp_path: Path, held_site: LocalSite, workers: str
+) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     sessions = session_factory(open_archive(db_url))
-    with LocalSite(DEMO_PORTAL, handler=SlowHandler) as site:
-        command = [
-            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS=1", "-s", f"NEWSARCHIVE_PAGE_WORKERS={workers}",
-        ]  # fmt: skip
-        crawl = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
-        )
-        _wait_for_articles(sessions, 2)
-        children = _children(crawl.pid)  # the page workers and multiprocessing's helper
-        crawl.kill()
-        crawl.wait(timeout=30)
-        assert len(children) >= int(workers)
-        _wait_for_exit(children)
-        with sessions() as session:
-            stored_urls = set(session.scalars(select(Article.canonical_url)))
-        site.requested_paths.clear()
-
-        resumed = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-
+    settings = ("-s", f"NEWSARCHIVE_PAGE_WORKERS={workers}")
+    crawl = _start_held_crawl(held_site, db_url, tmp_path, *settings)
+    # The run record keeps up with the crawl, so a killed run still shows what it stored.
+    deadline = time.monotonic() + 60
+    while _the_run(db_url).articles_new < len(ARTICLES) - 1:
+        assert time.monotonic() < deadline, "the run record does not keep up"
+        time.sleep(0.05)
+    children = _children(crawl.pid)  # the page workers and multiprocessing's helper
+    crawl.kill()
+    crawl.wait(timeout=30)
+    assert len(children) >= int(workers)
+    _wait_for_exit(children)
+    held_site.handler.release.set()
+    held_site.requested_paths.clear()
+    resumed = subprocess.run(
+        [
+            *NEWSARCHIVE, "crawl", "--start-url", held_site.base_url + "/", "--db", db_url,
+            *FAST_CRAWL, *settings,
+        ],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    assert 2 <= len(stored_urls) < 7
-    refetched = {site.base_url + path for path in site.requested_paths} & stored_urls
-    assert not refetched
+    assert set(held_site.requested_paths) & set(ARTICLES) == {HELD_PAGE}
     with sessions() as session:
         urls = list(session.scalars(select(Article.canonical_url)))
         runs = list(session.scalars(select(CrawlRun).order_by(CrawlRun.id)))
-    assert sorted(urls) == sorted({site.base_url + path for path in ARTICLES})
+    assert sorted(urls) == sorted(held_site.base_url + path for path in ARTICLES)
     assert [run.status for run in runs] == ["killed", "finished"]
-    assert runs[1].articles_new == 7 - len(stored_urls)
-    assert runs[1].articles_skipped == len(stored_urls)
+    assert runs[0].articles_new == len(ARTICLES) - 1
+    assert runs[0].warc_path
+    assert (runs[1].articles_new, runs[1].articles_skipped) == (1, len(ARTICLES) - 1)
 
 
-def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(tmp_path: Path) -> None:
+def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(
+    tmp_path: Path, held_site: LocalSite
+) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
-    sessions = session_factory(open_archive(db_url))
-    with LocalSite(DEMO_PORTAL, handler=SlowHandler) as site:
-        crawl = subprocess.Popen(
-            [
-                *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-                *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS=1", "-s", "NEWSARCHIVE_PAGE_WORKERS=2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-        )  # fmt: skip
-        _wait_for_articles(sessions, 1)
-        workers = [
-            pid
-            for pid in _children(crawl.pid)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
-        assert len(workers) == 2
-        os.kill(workers[0], signal.SIGKILL)
-        stdout, stderr = crawl.communicate(timeout=120)
+    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_PAGE_WORKERS=2")
+    workers = [
+        pid
+        for pid in _children(crawl.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _wait_for_exit({workers[0]})
+    held_site.handler.release.set()
+    stdout, stderr = crawl.communicate(timeout=120)
     assert crawl.returncode == 0, stderr
     assert "a page worker died on" in stderr
     assert "articles new 7," in stdout
-    with sessions() as session:
+    with session_factory(open_archive(db_url))() as session:
         urls = set(session.scalars(select(Article.canonical_url)))
-    assert urls == {site.base_url + path for path in ARTICLES}
+    assert urls == {held_site.base_url + path for path in ARTICLES}
+
+
+def test_a_crawl_that_reaches_nothing_fails_with_one_line_per_host(tmp_path: Path) -> None:
+    result = run_cli(
+        "crawl", "--start-url", "http://127.0.0.1:1/", "--start-url", "http://127.0.0.2:1/",
+        "--db", f"sqlite:///{tmp_path / 'a.db'}", *FAST_CRAWL, "-s", "RETRY_BACKOFF_BASE=0",
+        "-s", "LOG_LEVEL=WARNING", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert "[failed]" in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert "cannot reach 127.0.0.1:1" in lines[0] + lines[1]
+    assert "cannot reach 127.0.0.2:1" in lines[0] + lines[1]
+
+
+def test_two_crawls_of_one_site_at_once_store_it_once(db_url: str, tmp_path: Path) -> None:
+    """Two writers of the same new articles, three times over (each time a site served on
+    another port, so new to the archive), end with one copy of each."""
+    expected: list[str] = []
+    for _ in range(3):
+        with LocalSite(DEMO_PORTAL) as site:
+            command = [
+                *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
+                *FAST_CRAWL, "-s", "LOG_LEVEL=WARNING",
+            ]  # fmt: skip
+            crawls = [
+                subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+                )
+                for _ in range(2)
+            ]
+            results = [crawl.communicate(timeout=120) for crawl in crawls]
+        for crawl, (stdout, stderr) in zip(crawls, results, strict=True):
+            assert crawl.returncode == 0, stderr
+            assert len([line for line in stdout.splitlines() if line.startswith("run ")]) == 1
+        assert results[0][0].split("]")[0] != results[1][0].split("]")[0]
+        expected += [site.base_url + path for path in ARTICLES]
+    with session_factory(open_archive(db_url))() as session:
+        urls = list(session.scalars(select(Article.canonical_url)))
+        versions = session.scalar(select(func.count(ArticleVersion.id)))
+        statuses = list(session.scalars(select(CrawlRun.status)))
+    assert sorted(urls) == sorted(expected)
+    assert versions == len(expected)
+    assert statuses == ["finished"] * 6

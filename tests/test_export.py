@@ -334,15 +334,17 @@ def test_bad_cursor_is_one_line_and_exit_code_2(
     assert message in result.stderr
 
 
-def test_unusable_archive_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+def test_a_missing_archive_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     for command in (export_command, stats_command):
         result = CliRunner().invoke(command, ["--db", f"sqlite:///{tmp_path}/missing/a.db"])
         assert result.exit_code == 2
-        assert result.stderr.startswith("Error: directory ")
+        assert result.stderr.startswith(f"Error: no archive at {tmp_path}/missing/a.db: ")
         assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "missing").exists()
 
 
 def test_empty_archive_exports_nothing_from_cursor_v0(db_url: str) -> None:
+    open_archive(db_url).dispose()
     assert export(db_url) == ("", "v0")
     assert export(db_url, "--since", "v0") == ("", "v0")
 

@@ -82,3 +82,55 @@ def test_language_switcher_to_an_article_is_a_translation_but_to_a_home_is_not()
     )
     signals = read_page_signals(load_html(html), BASE + "/news/zavod/")
     assert signals.alternates == {"en": BASE + "/en/news/plant/"}
+
+
+def signals_of(head: str, url: str = BASE + "/news/zavod/"):
+    html = f"<html><head>{head}</head><body><p>Текст новости.</p></body></html>"
+    return read_page_signals(load_html(html), url)
+
+
+@pytest.mark.parametrize(
+    ("href", "canonical"),
+    [
+        ("/news/zavod-2/?utm_source=feed", BASE + "/news/zavod-2/"),
+        ("https://www.portal.example/news/zavod-2/", "https://www.portal.example/news/zavod-2/"),
+        ("http://other.example/news/zavod/", BASE + "/news/zavod/"),
+        ("http://portal.example:8080/news/zavod/", BASE + "/news/zavod/"),
+        ("ftp://portal.example/news/zavod/", BASE + "/news/zavod/"),
+        ("/news/" + "x" * 2000, BASE + "/news/zavod/"),
+        ("http://portal.example:99999999/", BASE + "/news/zavod/"),
+        ("http://[::1/", BASE + "/news/zavod/"),
+    ],
+)
+def test_only_a_usable_canonical_link_on_the_fetched_host_counts(href, canonical) -> None:
+    assert signals_of(f'<link rel="canonical" href="{href}">').canonical_url == canonical
+
+
+def test_alternates_with_malformed_urls_are_skipped() -> None:
+    head = (
+        '<link rel="alternate" hreflang="en" href="http://[::1/">'
+        '<link rel="alternate" hreflang="de" href="/de/news/werk/">'
+    )
+    assert signals_of(head).alternates == {"de": BASE + "/de/news/werk/"}
+
+
+@pytest.mark.parametrize(
+    "json_ld",
+    [
+        "[" * 100_000,
+        '{"@graph": ' * 50_000,
+        '[{"@type": "NewsArticle", "about": "' + "x" * 300_000 + '"}]',
+        '{"@type": "WebPage", "@graph": 5}',
+    ],
+)
+def test_hostile_json_ld_names_no_type(json_ld) -> None:
+    head = f'<script type="application/ld+json">{json_ld}</script>'
+    assert signals_of(head).schema_types == frozenset({"webpage"} if "WebPage" in json_ld else ())
+
+
+def test_json_ld_graph_types_are_read() -> None:
+    head = (
+        '<script type="application/ld+json">'
+        '{"@graph": [{"@type": "WebPage"}, {"@type": ["NewsArticle", 3]}]}</script>'
+    )
+    assert signals_of(head).schema_types == {"webpage", "newsarticle"}

@@ -78,7 +78,7 @@ def test_crawl_and_reprocess_remove_a_widget_that_repeats_on_every_page(tmp_path
     # The template is learned during the crawl: the first pages of a site pass before it is.
     assert sum(HOTLINE in text for text in texts.values()) <= 2
 
-    reprocessed = run_cli("reprocess", "--db", db_url, cwd=Path.cwd())
+    reprocessed = run_cli("reprocess", "--db", db_url)
     assert reprocessed.returncode == 0, reprocessed.stderr
     for path, lead in leads.items():
         text = _texts(db_url)[base + path]
