@@ -322,19 +322,34 @@ def report(outcomes: Iterable[str]) -> Counter[str]:
     metavar="DIR",
     help="Where the crawls wrote their WARC files (default: $NEWSARCHIVE_WARC_DIR or warc).",
 )
+@click.option(
+    "--forget-selectors",
+    is_flag=True,
+    help="Forget the drop selectors kept from earlier --drop-selector runs first.",
+)
 @db_option
 def reprocess(
-    site: str | None, drop_selectors: tuple[str, ...], warc_dir: Path, db_url: str | None
+    site: str | None,
+    drop_selectors: tuple[str, ...],
+    warc_dir: Path,
+    forget_selectors: bool,
+    db_url: str | None,
 ) -> None:
     """Run extraction, language, date and duplicate detection again over the archived WARC
-    records, without network; a new version is stored only where the result changed."""
+    records, without network; a new version is stored only where the result changed.
+
+    Drop selectors are kept with the site: later crawls and reprocessing remove those blocks
+    too, until --forget-selectors.
+    """
     for selector in drop_selectors:
         if problem := css_selector_problem(selector):
             raise CommandError(problem)
     engine = connect(db_url)
     records = archived_records(engine, site)
     outcomes = with_progress(
-        reprocess_archive(engine, records, warc_dir, drop_selectors), len(records), "reprocessing"
+        reprocess_archive(engine, records, warc_dir, drop_selectors, forget_selectors),
+        len(records),
+        "reprocessing",
     )
     counts = report(outcomes)
     if unreadable := counts[UNREADABLE]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Date,
     DateTime,
@@ -64,6 +65,9 @@ class Site(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # CSS selectors of blocks removed before extraction, kept from `reprocess --drop-selector`
+    # for every later crawl and reprocessing of the site.
+    drop_selectors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     articles: Mapped[list[Article]] = relationship(back_populates="site")
 

@@ -90,11 +90,14 @@ def _learned_templates(records: list[tuple], warc_dir: Path) -> defaultdict[str,
     return templates
 
 
-def _site_options(site: str) -> dict:
+def _site_options(writer: ArchiveWriter, site: str) -> dict:
+    """The site's time zone, and the drop selectors of its profile and those kept for it."""
     profile = load_profiles().get(site)
+    kept = writer.drop_selectors(site)
     if profile is None:
-        return {}
-    return {"timezone": profile.timezone, "drop_selectors": profile.drop_selectors}
+        return {"drop_selectors": kept}
+    selectors = tuple(dict.fromkeys([*profile.drop_selectors, *kept]))
+    return {"timezone": profile.timezone, "drop_selectors": selectors}
 
 
 def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
@@ -126,15 +129,23 @@ def reprocess(
     records: Iterable[tuple],
     warc_dir: Path,
     drop_selectors: tuple[str, ...] = (),
+    forget_selectors: bool = False,
 ) -> Iterator[str]:
     """Extract each archived article again from its WARC record; yields each outcome.
 
     Relative WARC paths are taken from `warc_dir`. A new version is stored only where
-    title, text, language or date came out different.
+    title, text, language or date came out different. `drop_selectors` are kept with the
+    sites of the records, for this and every later crawl and reprocessing of them, after
+    those kept before are forgotten if `forget_selectors`.
     """
     writer = ArchiveWriter(engine)
     options: dict[str, dict] = {}
     records = list(records)
+    for site in dict.fromkeys(record[0] for record in records):
+        if forget_selectors:
+            writer.forget_drop_selectors(site)
+        if drop_selectors:
+            writer.keep_drop_selectors(site, drop_selectors)
     templates = _learned_templates(records, warc_dir)
     for site, url, path, offset, last_fetched, etag, last_modified, published in records:
         try:
@@ -144,7 +155,7 @@ def reprocess(
             yield UNREADABLE
             continue
         if site not in options:
-            options[site] = _site_options(site)
+            options[site] = _site_options(writer, site)
         fields = {
             **options[site],
             "fetched_at": last_fetched,
@@ -152,8 +163,6 @@ def reprocess(
             "etag": etag,
             "last_modified": last_modified,
         }
-        if drop_selectors:
-            fields["drop_selectors"] = (*fields.get("drop_selectors", ()), *drop_selectors)
         yield _store(writer, page, site, None, templates[site], **fields)
 
 

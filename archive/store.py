@@ -380,6 +380,27 @@ class ArchiveWriter:
             )
             return True
 
+    def drop_selectors(self, site: str) -> tuple[str, ...]:
+        """The CSS selectors kept for `site` (see keep_drop_selectors)."""
+        with self.reads() as session:
+            kept = session.scalar(select(Site.drop_selectors).where(Site.name == site))
+        return tuple(kept or ())
+
+    def keep_drop_selectors(self, site: str, selectors: Iterable[str]) -> None:
+        """Keep `selectors` with the site, beside those kept already, so that every later
+        crawl and reprocessing of it removes those blocks too."""
+        with self._transaction("keep the drop selectors of a site") as session:
+            site_id = self._site_id(session, site)
+            kept = session.scalar(
+                select(Site.drop_selectors).where(Site.id == site_id).with_for_update()
+            )
+            merged = list(dict.fromkeys([*(kept or ()), *selectors]))
+            session.execute(update(Site).where(Site.id == site_id).values(drop_selectors=merged))
+
+    def forget_drop_selectors(self, site: str) -> None:
+        with self._transaction("forget the drop selectors of a site") as session:
+            session.execute(update(Site).where(Site.name == site).values(drop_selectors=[]))
+
     @staticmethod
     def _site_id(session: Session, name: str) -> int:
         query = select(Site.id).where(Site.name == name)

@@ -103,7 +103,11 @@ class StoragePipeline:
         return cls(crawler, crawler.settings.get("NEWSARCHIVE_DB"))
 
     def open_spider(self) -> None:
-        sites = getattr(self.crawler.spider, "site_names", [])
+        spider = self.crawler.spider
+        sites = getattr(spider, "site_names", [])
+        if hasattr(spider, "drop_selectors"):
+            kept = (selector for site in sites for selector in self.writer.drop_selectors(site))
+            spider.drop_selectors = tuple(dict.fromkeys([*spider.drop_selectors, *kept]))
         self.run_id = self.writer.start_run(sites)
         self.crawler.stats.set_value(RUN_ID_STAT, self.run_id)
         self.updates.start(self.update_interval, now=False)

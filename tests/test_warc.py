@@ -152,6 +152,19 @@ def test_reprocess_adds_versions_only_where_the_result_changed(crawled) -> None:
     versions = versions_by_path(server, db_url)
     assert {path for path, count in versions.items() if count == 2} == with_pdf
 
+    # The selector is kept with the site: a plain reprocess does not undo it.
+    runner = CliRunner()
+    kept = runner.invoke(main, ["reprocess", "--db", db_url, "--warc-dir", str(warc_dir)])
+    assert (kept.exit_code, kept.stdout.strip()) == (0, f"unchanged {len(ARTICLES)}")
+    forgotten = runner.invoke(
+        main, ["reprocess", "--db", db_url, "--warc-dir", str(warc_dir), "--forget-selectors"]
+    )
+    assert forgotten.exit_code == 0, forgotten.stderr
+    assert (
+        forgotten.stdout.strip()
+        == f"unchanged {len(ARTICLES) - len(with_pdf)}, updated {len(with_pdf)}"
+    )
+
 
 def test_reprocess_finds_the_warc_files_in_the_warc_directory(
     crawled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
