@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from crawler.discovery import page_links
-from crawler.settings import NEWSARCHIVE_MAX_LINKS_PER_PAGE
+from crawler.settings import DOWNLOAD_MAXSIZE, NEWSARCHIVE_MAX_LINKS_PER_PAGE
 from pipelines.dates import listing_dates
 from pipelines.encoding import decode_html
 from pipelines.html import parse_html
@@ -76,7 +76,8 @@ def _duplicate_tags(page: bytes, rng: random.Random) -> bytes:
     starts = _tag_positions(page) or [0]
     start = rng.choice(starts)
     end = page.find(b">", start) + 1 or len(page)
-    return page[:start] + page[start:end] * rng.randint(2, 2_000) + page[start:]
+    copies = min(rng.randint(2, 2_000), DOWNLOAD_MAXSIZE // max(end - start, 1))
+    return page[:start] + page[start:end] * copies + page[start:]
 
 
 def _unclose_tags(page: bytes, rng: random.Random) -> bytes:
@@ -187,14 +188,14 @@ MUTATIONS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
 
 def mutated_pages(count: int, seed: int) -> Iterator[tuple[str, bytes]]:
     """`count` pages, each a seed page under one to three mutations, with the names of the
-    mutations; the same pages for one seed."""
+    mutations; the same pages for one seed. No page is larger than a crawl downloads."""
     rng = random.Random(seed)
     seeds = seed_pages()
     for _ in range(count):
         page = rng.choice(seeds)
         mutations = rng.sample(MUTATIONS, rng.randint(1, 3))
         for mutation in mutations:
-            page = mutation(page, rng) or b" "
+            page = mutation(page, rng)[:DOWNLOAD_MAXSIZE] or b" "
         yield " ".join(mutation.__name__.strip("_") for mutation in mutations), page
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import shutil
 import socket
@@ -84,15 +86,38 @@ def demo_site() -> Iterator[LocalSite]:
 WORKDIR = Path(tempfile.mkdtemp(prefix="newsarchive-tests-"))
 
 
+# Commands that run a Scrapy crawl, whose reactor runs once per process.
+CRAWLING_COMMANDS = frozenset({"crawl", "demo"})
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120):
-    """Run `newsarchive ARGS` in a subprocess (Scrapy's reactor runs once per process)."""
-    return subprocess.run(
-        [*NEWSARCHIVE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or WORKDIR,
-        timeout=timeout,
-        env={**os.environ, "NEWSARCHIVE_DB": ""},
+    """Run `newsarchive ARGS` in `cwd` without NEWSARCHIVE_DB: in a subprocess for the
+    commands that crawl, in this process for the others (what they log is not captured)."""
+    if args[0] in CRAWLING_COMMANDS:
+        return subprocess.run(
+            [*NEWSARCHIVE, *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or WORKDIR,
+            timeout=timeout,
+            env={**os.environ, "NEWSARCHIVE_DB": ""},
+        )
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.chdir(cwd or WORKDIR):
+            result = CliRunner().invoke(
+                main, args, env={"NEWSARCHIVE_DB": ""}, catch_exceptions=False
+            )
+    finally:
+        root.removeHandler(handler)
+    # What the command logs reaches stderr as in a process of its own (logging's last resort).
+    stderr = logged.getvalue() + result.stderr
+    return subprocess.CompletedProcess(
+        [*NEWSARCHIVE, *args], result.exit_code, result.stdout, stderr
     )
 
 

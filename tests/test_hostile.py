@@ -51,7 +51,8 @@ NO_RETRIES = ["-s", "RETRY_TIMES=0", "-s", "RETRY_BACKOFF_BASE=0"]
 FAILURES_EXPECTED = ["-s", "NEWSARCHIVE_MAX_ERROR_SHARE=1"]
 DOWNLOAD_TIMEOUT = 5
 # The crawler's defaults (crawler/settings.py).
-MAX_LINKS_PER_PAGE = 2000
+# A lower limit on the links taken from a page, so that few of them are requested.
+MAX_LINKS_PER_PAGE = 200
 MAX_SITEMAPS = 100
 # A lower limit on the URLs taken from sitemaps, so that the flood test ends soon.
 FLOOD_SITEMAP_URLS = 300
@@ -184,7 +185,8 @@ def sqlite_url(directory: Path) -> str:
 
 def markup_crawl(name: str, site: HostileSite, tmp_path: Path) -> tuple[Crawled, str]:
     db_url = sqlite_url(tmp_path)
-    return crawl(name, site, db_url, tmp_path, *NO_RETRIES, *FAILURES_EXPECTED), db_url
+    links = ("-s", f"NEWSARCHIVE_MAX_LINKS_PER_PAGE={MAX_LINKS_PER_PAGE}")
+    return crawl(name, site, db_url, tmp_path, *NO_RETRIES, *FAILURES_EXPECTED, *links), db_url
 
 
 def test_a_tag_of_100000_attributes_and_50000_levels_of_nesting(tmp_path: Path) -> None:
@@ -259,7 +261,15 @@ def test_ctrl_c_stops_a_sitemap_flood_within_seconds(tmp_path: Path) -> None:
     db_url = sqlite_url(tmp_path)
     with (
         sitemap_site() as site,
-        CrawlProcess(site.url("/"), db_url, tmp_path, *NO_RETRIES, *FAILURES_EXPECTED) as running,
+        CrawlProcess(
+            site.url("/"),
+            db_url,
+            tmp_path,
+            *NO_RETRIES,
+            *FAILURES_EXPECTED,
+            "-s",
+            "NEWSARCHIVE_MAX_SITEMAP_URLS=5000",
+        ) as running,
     ):
         deadline = time.monotonic() + 60
         while sum(path.startswith("/gone/") for path in site.requests) < 10:
