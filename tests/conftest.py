@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from archive.cli import DEMO_PORTAL, main
+from archive.db import open_archive, session_factory
 from archive.localsite import LocalSite, RecordingHandler
 from archive.models import Article
 
@@ -147,6 +148,7 @@ def wait_for_articles(sessions, count: int, timeout: float = 60) -> None:
 
 
 HELD_PAGE = "/news/novyy-zavod-v-industrialnom-parke/"
+DEMO_ARTICLES = 7
 
 
 class HeldPageHandler(RecordingHandler):
@@ -226,3 +228,23 @@ def own_postgres() -> Iterator[OwnPostgres]:
     with contextlib.suppress(subprocess.CalledProcessError):
         server.stop()
     shutil.rmtree(data, ignore_errors=True)
+
+
+def start_held_crawl(site: LocalSite, db_url: str, cwd: Path, *settings: str) -> subprocess.Popen:
+    """A crawl of the demo portal on `held_site` that has stored every article but the held
+    one, and is waiting for that one."""
+    sessions = session_factory(open_archive(db_url))
+    crawl = subprocess.Popen(
+        [
+            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
+            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=WARNING",
+            *settings,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )  # fmt: skip
+    wait_for_articles(sessions, DEMO_ARTICLES - 1)
+    assert site.handler.arrived.wait(60)
+    return crawl

@@ -18,7 +18,7 @@ from archive.cli import DEMO_PORTAL
 from archive.db import open_archive, session_factory
 from archive.localsite import LocalSite
 from archive.models import Article, ArticleVersion, CrawlRun
-from tests.conftest import FAST_CRAWL, HELD_PAGE, NEWSARCHIVE, run_cli, wait_for_articles
+from tests.conftest import FAST_CRAWL, HELD_PAGE, NEWSARCHIVE, run_cli, start_held_crawl
 
 ARTICLES = {
     "/news/novyy-zavod-v-industrialnom-parke/": ("ru", "2026-11-24"),
@@ -138,25 +138,6 @@ def test_scrapy_crawl_works_from_the_repository_root_with_feeds(tmp_path: Path, 
     assert "] ERROR:" not in result.stderr
 
 
-def _start_held_crawl(site: LocalSite, db_url: str, cwd: Path, *settings: str) -> subprocess.Popen:
-    """A crawl of the demo portal that has stored every article but the held one, and is
-    waiting for that one."""
-    crawl = subprocess.Popen(
-        [
-            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=WARNING",
-            *settings,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-    )  # fmt: skip
-    wait_for_articles(session_factory(open_archive(db_url)), len(ARTICLES) - 1)
-    assert site.handler.arrived.wait(60)
-    return crawl
-
-
 def _the_run(db_url: str) -> CrawlRun:
     with session_factory(open_archive(db_url))() as session:
         return session.scalars(select(CrawlRun)).one()
@@ -168,7 +149,7 @@ def test_ctrl_c_abandons_pages_in_flight_and_records_the_run(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     workers_setting = f"NEWSARCHIVE_PAGE_WORKERS={workers}"
-    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", workers_setting)
+    crawl = start_held_crawl(held_site, db_url, tmp_path, "-s", workers_setting)
     crawl.send_signal(signal.SIGINT)
     stdout, stderr = crawl.communicate(timeout=60)
     assert not held_site.handler.release.is_set()
@@ -182,7 +163,7 @@ def test_ctrl_c_abandons_pages_in_flight_and_records_the_run(
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path, held_site: LocalSite) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
-    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_STOP_GRACE=600")
+    crawl = start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_STOP_GRACE=600")
     crawl.send_signal(signal.SIGINT)
     deadline = time.monotonic() + 60
     while _the_run(db_url).status != "interrupted":
@@ -217,7 +198,7 @@ def test_killed_crawl_resumes_without_duplicates_or_downloads(
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     sessions = session_factory(open_archive(db_url))
     settings = ("-s", f"NEWSARCHIVE_PAGE_WORKERS={workers}")
-    crawl = _start_held_crawl(held_site, db_url, tmp_path, *settings)
+    crawl = start_held_crawl(held_site, db_url, tmp_path, *settings)
     # The run record keeps up with the crawl, so a killed run still shows what it stored.
     deadline = time.monotonic() + 60
     while _the_run(db_url).articles_new < len(ARTICLES) - 1:
@@ -253,7 +234,7 @@ def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(
     tmp_path: Path, held_site: LocalSite
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
-    crawl = _start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_PAGE_WORKERS=2")
+    crawl = start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_PAGE_WORKERS=2")
     workers = [
         pid
         for pid in _children(crawl.pid)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -10,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from archive.db import open_archive, session_factory
+from archive.db import session_factory
 from archive.localsite import LocalSite
 from archive.models import Article, CrawlRun
 from pipelines.storage import run_status
-from tests.conftest import FAST_CRAWL, NEWSARCHIVE, OwnPostgres, wait_for_articles
+from tests.conftest import OwnPostgres, start_held_crawl
 from tests.test_crawl import ARTICLES
 
 ANSWERED = {
@@ -47,23 +46,10 @@ def test_a_run_that_fetched_little_or_nothing_failed(
 def _crawl_until_held(site: LocalSite, db_url: str, cwd: Path, *settings: str):
     """A crawl of the demo portal that has stored all but the held article, and a thread
     that collects its log lines (the only reader of its stderr)."""
-    sessions = session_factory(open_archive(db_url))
-    crawl = subprocess.Popen(
-        [
-            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=WARNING",
-            *settings,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-    )  # fmt: skip
+    crawl = start_held_crawl(site, db_url, cwd, *settings)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(crawl.stderr), daemon=True)
     reader.start()
-    wait_for_articles(sessions, len(ARTICLES) - 1)
-    assert site.handler.arrived.wait(60)
     return crawl, lines, reader
 
 
