@@ -94,9 +94,9 @@ def _schema_types(tree: HtmlElement) -> frozenset[str]:
 
 
 def _words(element: HtmlElement) -> int:
-    """Words of the text under `element`, counted per text node, so that the words of a
-    link are never more than those of the page (links do not nest in parsed HTML)."""
-    return sum(len(text.split()) for text in element.itertext())
+    """Words of the text under `element`, each text node apart, so that the words of a link
+    are never more than those of the page (links do not nest in parsed HTML)."""
+    return len(" ".join(element.itertext()).split())
 
 
 def _link_text_share(tree: HtmlElement) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
+from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+@lru_cache(maxsize=65536)
 def _port(url: str) -> int | None:
     """The port a URL names; None for the scheme's default (80 or 443, which count as one
     so that a portal may move between http and https)."""
