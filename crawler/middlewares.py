@@ -33,7 +33,7 @@ from twisted.internet.defer import Deferred
 from archive.db import ArchiveUnavailable, open_archive
 from archive.store import ArchiveWriter, KnownArticle, archive_url_key
 from archive.warc import WarcFile
-from pipelines.storage import SKIPPED_STAT, WARC_PATH_STAT
+from crawler.storage import SKIPPED_STAT, WARC_PATH_STAT
 from pipelines.urls import url_key
 
 logger = logging.getLogger(__name__)

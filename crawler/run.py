@@ -13,7 +13,7 @@ from crawler.settings_check import SettingError as SettingError
 from crawler.settings_check import check_storage, checked_value
 from crawler.shutdown import CrawlStopper
 from crawler.spiders.portal import PortalSpider
-from pipelines.storage import RUN_ID_STAT
+from crawler.storage import RUN_ID_STAT
 
 
 @dataclass(frozen=True, slots=True)

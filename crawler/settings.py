@@ -45,8 +45,8 @@ DOWNLOADER_MIDDLEWARES = {
 
 ITEM_PIPELINES = {
     "pipelines.boilerplate.SiteTemplatePipeline": 50,
-    "pipelines.page.PageStagesPipeline": 100,
-    "pipelines.storage.StoragePipeline": 900,
+    "crawler.page_stages.PageStagesPipeline": 100,
+    "crawler.storage.StoragePipeline": 900,
 }
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 

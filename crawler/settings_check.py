@@ -32,7 +32,7 @@ COMPONENT_SETTINGS = frozenset(
         "SPIDER_MIDDLEWARES",
     }
 )
-STORAGE_PIPELINE = "pipelines.storage.StoragePipeline"
+STORAGE_PIPELINE = "crawler.storage.StoragePipeline"
 
 
 class SettingError(ValueError):

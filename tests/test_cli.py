@@ -117,7 +117,7 @@ def test_bad_input_is_one_line_and_exit_code_2(
 
 def test_a_crawl_that_cannot_start_is_an_error(tmp_path: Path) -> None:
     pipelines = (
-        'ITEM_PIPELINES={"no_such_module.Pipeline": 1, "pipelines.storage.StoragePipeline": 900}'
+        'ITEM_PIPELINES={"no_such_module.Pipeline": 1, "crawler.storage.StoragePipeline": 900}'
     )
     result = run_cli("crawl", "--start-url", "http://127.0.0.1:1/", "-s", pipelines, cwd=tmp_path)
     assert result.returncode == 2

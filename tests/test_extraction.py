@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from scrapy.exceptions import DropItem
 from trafilatura.utils import load_html
 
 from archive.cli import DEMO_PORTAL
@@ -11,6 +10,7 @@ from pipelines.classify import read_page_signals
 from pipelines.extraction import ExtractionPipeline
 from pipelines.language import detect_language
 from pipelines.page import extract_page, new_item
+from pipelines.stage import NotAnArticle
 
 BASE = "http://portal.example"
 
@@ -47,12 +47,12 @@ def test_non_articles_are_rejected_with_a_reason(path: str, reason: str) -> None
     assert rejection is not None and reason in rejection
 
 
-def test_a_stage_is_a_scrapy_item_pipeline_of_its_own() -> None:
+def test_a_stage_fills_in_the_item_or_says_why_it_is_no_article() -> None:
     article = new_item(page("/news/investitsionnyy-forum-2026/"), BASE + "/news/x/")
-    assert ExtractionPipeline().process_item(article) is article
+    ExtractionPipeline.apply(article)
     assert article.title.startswith("На Заречном инвестиционном форуме")
-    with pytest.raises(DropItem, match="not stored, og:type is 'website'"):
-        ExtractionPipeline().process_item(new_item(page("/news/"), BASE + "/news/"))
+    with pytest.raises(NotAnArticle, match="og:type is 'website'"):
+        ExtractionPipeline.apply(new_item(page("/news/"), BASE + "/news/"))
 
 
 @pytest.mark.parametrize("html", ["", "\x00\x01\x02binary", "<html><body></body></html>"])

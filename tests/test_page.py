@@ -1,40 +1,23 @@
-"""The per-page stages in worker processes: a page may not hold up the crawl."""
+"""The per-page core: framework-free, so that any program can run it."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
+import subprocess
+import sys
 
-import pytest
-from scrapy.exceptions import DropItem
-
-from archive.cli import DEMO_PORTAL
-from crawler.items import ArticleItem
-from pipelines.page import PageStagesPipeline
-
-ARTICLE = DEMO_PORTAL / "news" / "novyy-rezident-oez-zarechye" / "index.html"
+FRAMEWORKS = ("scrapy", "twisted", "click", "sqlalchemy", "alembic")
 
 
-def _page() -> ArticleItem:
-    return ArticleItem(
-        url="https://zarechye.example/news/novyy-rezident-oez-zarechye/",
-        html=ARTICLE.read_text(encoding="utf-8"),
-        site="zarechye.example",
-        fetched_at=dt.datetime.now(dt.UTC),
-    )
-
-
-def test_a_page_over_the_time_budget_is_skipped_and_its_worker_replaced() -> None:
-    pipeline = PageStagesPipeline(workers=1, time_budget=1e-6)
-    pipeline.open_spider()
-    try:
-        first_pool = pipeline.pool
-        with pytest.raises(DropItem, match="its extraction took over 1e-06 s"):
-            asyncio.run(pipeline.process_item(_page()))
-        assert pipeline.pool is not first_pool
-        pipeline.time_budget = 60
-        stored = asyncio.run(pipeline.process_item(_page()))
-    finally:
-        pipeline.close_spider()
-    assert stored.title == "Компания «ЭкоПолимер» стала резидентом ОЭЗ «Заречье»"
-    assert stored.lang == "ru"
+def test_the_core_loads_no_framework() -> None:
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; import pipelines.page; print(' '.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert [name for name in loaded if name.split(".")[0] in FRAMEWORKS] == []

@@ -13,7 +13,7 @@ from archive.exitcodes import USAGE
 from crawler.run import SettingError, check_overrides, crawl_settings
 from crawler.settings_check import LONGEST_DAYS
 
-STORAGE = '"pipelines.storage.StoragePipeline"'
+STORAGE = '"crawler.storage.StoragePipeline"'
 
 
 @pytest.mark.parametrize(
@@ -65,10 +65,10 @@ STORAGE = '"pipelines.storage.StoragePipeline"'
         ),
         (
             "ITEM_PIPELINES",
-            '{"pipelines.page.PageStagesPipeline": 100}',
+            '{"crawler.page_stages.PageStagesPipeline": 100}',
             f"nothing would be archived without {STORAGE[1:-1]}",
         ),
-        ("ITEM_PIPELINES", "pipelines.storage.StoragePipeline", "is not a JSON object"),
+        ("ITEM_PIPELINES", "crawler.storage.StoragePipeline", "is not a JSON object"),
         ("ITEM_PIPELINES", f"{{{STORAGE}: 900", "is not a JSON object"),
         ("DOWNLOADER_MIDDLEWARES", "[1, 2]", "'[1, 2]' is not a JSON object"),
         (
@@ -118,11 +118,11 @@ def test_a_value_that_works_is_kept_as_its_type(name: str, value: str, expected:
 
 
 def test_pipelines_with_the_storage_pipeline_are_accepted() -> None:
-    pipelines = f'{{"pipelines.page.PageStagesPipeline": 100, {STORAGE}: 800}}'
+    pipelines = f'{{"crawler.page_stages.PageStagesPipeline": 100, {STORAGE}: 800}}'
     settings = crawl_settings("sqlite:///a.db", {"ITEM_PIPELINES": pipelines})
     assert dict(settings.getwithbase("ITEM_PIPELINES")) == {
-        "pipelines.page.PageStagesPipeline": 100,
-        "pipelines.storage.StoragePipeline": 800,
+        "crawler.page_stages.PageStagesPipeline": 100,
+        "crawler.storage.StoragePipeline": 800,
     }
 
 
@@ -168,7 +168,7 @@ def test_the_longest_revisit_windows_fit_a_timedelta() -> None:
             "crawl",
             "ITEM_PIPELINES={}",
             "setting ITEM_PIPELINES: nothing would be archived without "
-            "pipelines.storage.StoragePipeline",
+            "crawler.storage.StoragePipeline",
         ),
         (
             "crawl",

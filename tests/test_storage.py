@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select
 from archive.db import session_factory
 from archive.localsite import LocalSite
 from archive.models import Article, CrawlRun
-from pipelines.storage import run_status
+from crawler.storage import run_status
 from tests.conftest import OwnPostgres, start_held_crawl
 from tests.test_crawl import ARTICLES
 

@@ -1,4 +1,4 @@
-"""The last stage: articles into the archive, and the crawl run's record."""
+"""The crawl's last item pipeline: articles into the archive, and the crawl run's record."""
 
 from __future__ import annotations
 
