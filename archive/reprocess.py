@@ -3,17 +3,19 @@ after extraction improves (reprocess), or over WARC files of other crawlers (imp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lxml.html import HtmlElement
 from sqlalchemy import Engine, select
 
 from archive.db import session_factory
 from archive.models import Article, Site
-from archive.store import ArchiveWriter, ArticleRejected, Outcome, RunCounts
+from archive.profiles import load_profiles
+from archive.runs import RunRecorder
+from archive.store import ArchiveWriter, ArticleRejected, FetchFailure
 from archive.warc import (
     FetchedPage,
     RecordLocation,
@@ -21,12 +23,10 @@ from archive.warc import (
     iter_responses,
     read_response,
 )
-from crawler.profiles import load_profiles
 from pipelines.boilerplate import SiteTemplate
-from pipelines.encoding import decode_html
-from pipelines.html import parse_html
-from pipelines.page import extract_page
+from pipelines.page import Page, PageResult, SiteOptions, page_fingerprints
 from pipelines.urls import site_name_for
+from pipelines.workers import process_pages
 
 logger = logging.getLogger(__name__)
 
@@ -36,43 +36,34 @@ NOT_STORABLE = "not storable"
 DAMAGED_FILE = "damaged WARC file"
 
 
-def _store(
-    writer: ArchiveWriter,
-    page: FetchedPage,
-    site: str,
-    run_id: int | None,
-    template: SiteTemplate,
-    **fields,
-) -> str:
-    """Run the pipeline over one archived response and store the article; the outcome.
-
-    The site's template learns from the page first, as in a crawl.
-    """
-    html, tree = _parsed(page)
-    if tree is not None:
-        template.learn(tree, page.url)
-    item, rejection = extract_page(
-        html,
-        page.url,
-        site=site,
-        tree=tree,
-        template=template.blocks,
-        warc_location=page.location,
-        **fields,
+def _page(record: FetchedPage, **fetch) -> Page:
+    return Page(
+        record.url,
+        record.body,
+        record.content_type or None,
+        warc_location=record.location,
+        **{"fetched_at": record.fetched_at, **fetch},
     )
-    if rejection:
-        logger.info("not an article, %s: %s", rejection, page.url)
+
+
+def _stored(run: RunRecorder, page: Page, result: PageResult) -> str:
+    """The page's article stored; the outcome."""
+    if result.rejection:
+        logger.info("not an article, %s: %s", result.rejection, page.url)
         return NOT_AN_ARTICLE
     try:
-        return writer.save(item, run_id)
+        outcome = run.writer.save(result.article, run.run_id)
     except ArticleRejected as exc:
         logger.warning("not stored, %s: %s", exc, page.url)
+        run.failed(FetchFailure(page.url, f"not stored: {exc}"))
         return NOT_STORABLE
+    run.stored(outcome)
+    return outcome
 
 
-def _parsed(page: FetchedPage) -> tuple[str, HtmlElement | None]:
-    _, html = decode_html(page.body, page.content_type or None)
-    return html, parse_html(html)
+def _drained(outcomes: list[str]) -> Iterator[str]:
+    yield from outcomes
+    outcomes.clear()
 
 
 def _learned_templates(records: list[tuple], warc_dir: Path) -> defaultdict[str, SiteTemplate]:
@@ -81,23 +72,20 @@ def _learned_templates(records: list[tuple], warc_dir: Path) -> defaultdict[str,
     templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
     for site, _, path, offset, *_ in records:
         try:
-            page = read_response(RecordLocation(path, offset), warc_dir)
+            record = read_response(RecordLocation(path, offset), warc_dir)
         except (OSError, ValueError):
             continue
-        _, tree = _parsed(page)
-        if tree is not None:
-            templates[site].learn(tree, page.url)
+        templates[site].learn(record.url, page_fingerprints(_page(record)))
     return templates
 
 
-def _site_options(writer: ArchiveWriter, site: str) -> dict:
-    """The site's time zone, and the drop selectors of its profile and those kept for it."""
+def site_options(writer: ArchiveWriter, site: str) -> SiteOptions:
+    """The options of the site's profile (a bare name if it has none), with the drop
+    selectors kept for it in the archive."""
     profile = load_profiles().get(site)
-    kept = writer.drop_selectors(site)
-    if profile is None:
-        return {"drop_selectors": kept}
-    selectors = tuple(dict.fromkeys([*profile.drop_selectors, *kept]))
-    return {"timezone": profile.timezone, "drop_selectors": selectors}
+    options = profile.options if profile is not None else SiteOptions(name=site)
+    selectors = tuple(dict.fromkeys([*options.drop_selectors, *writer.drop_selectors(site)]))
+    return dataclasses.replace(options, drop_selectors=selectors)
 
 
 def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
@@ -124,14 +112,20 @@ def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
         return list(session.execute(query))
 
 
+def _finished(run: RunRecorder, status: str, pages: int, errors: int = 0) -> None:
+    run.finish(status, run.counts(pages, errors=errors))
+
+
 def reprocess(
     engine: Engine,
     records: Iterable[tuple],
     warc_dir: Path,
     drop_selectors: tuple[str, ...] = (),
     forget_selectors: bool = False,
+    workers: int = 0,
 ) -> Iterator[str]:
-    """Extract each archived article again from its WARC record; yields each outcome.
+    """Extract each archived article again from its WARC record, as one recorded run, in
+    `workers` page worker processes (0: in this one); yields each outcome.
 
     Relative WARC paths are taken from `warc_dir`. A new version is stored only where
     title, text, language or date came out different. `drop_selectors` are kept with the
@@ -139,35 +133,49 @@ def reprocess(
     those kept before are forgotten if `forget_selectors`.
     """
     writer = ArchiveWriter(engine)
-    options: dict[str, dict] = {}
     records = list(records)
-    for site in dict.fromkeys(record[0] for record in records):
+    sites = list(dict.fromkeys(record[0] for record in records))
+    for site in sites:
         if forget_selectors:
             writer.forget_drop_selectors(site)
         if drop_selectors:
             writer.keep_drop_selectors(site, drop_selectors)
+    options = {site: site_options(writer, site) for site in sites}
     templates = _learned_templates(records, warc_dir)
-    for site, url, path, offset, last_fetched, etag, last_modified, published in records:
-        try:
-            page = read_response(RecordLocation(path, offset), warc_dir)
-        except (OSError, ValueError) as exc:
-            logger.warning("cannot read the WARC record of %s: %s", url, exc)
-            yield UNREADABLE
-            continue
-        if site not in options:
-            options[site] = _site_options(writer, site)
-        fields = {
-            **options[site],
-            "fetched_at": last_fetched,
-            "listing_published": published,
-            "etag": etag,
-            "last_modified": last_modified,
-        }
-        yield _store(writer, page, site, None, templates[site], **fields)
+    run = RunRecorder(writer, [f"reprocess:{site}" for site in sites])
+    unreadable: list[str] = []
+
+    def pages() -> Iterator[tuple[Page, SiteOptions, SiteTemplate]]:
+        for site, url, path, offset, last_fetched, etag, last_modified, published in records:
+            try:
+                record = read_response(RecordLocation(path, offset), warc_dir)
+            except (OSError, ValueError) as exc:
+                logger.warning("cannot read the WARC record of %s: %s", url, exc)
+                run.failed(FetchFailure(url, f"unreadable WARC record: {exc}"))
+                unreadable.append(UNREADABLE)
+                continue
+            fetch = {
+                "fetched_at": last_fetched,
+                "listing_published": published,
+                "etag": etag,
+                "last_modified": last_modified,
+            }
+            yield _page(record, **fetch), options[site], templates[site]
+
+    status = "interrupted"
+    try:
+        for page, result in process_pages(pages(), workers):
+            yield from _drained(unreadable)
+            yield _stored(run, page, result)
+        yield from _drained(unreadable)
+        status = "finished"
+    finally:
+        _finished(run, status, len(records))
 
 
-def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
-    """Archive the HTML responses of WARC files written by any crawler, as one run.
+def import_warc(engine: Engine, paths: Iterable[Path], workers: int = 0) -> Iterator[str]:
+    """Archive the HTML responses of WARC files written by any crawler, as one run, in
+    `workers` page worker processes (0: in this one); yields each outcome.
 
     Articles keep the absolute path of their file. A damaged or unreadable file is
     reported in one line, after its readable records were archived; the other files are
@@ -175,36 +183,35 @@ def import_warc(engine: Engine, paths: Iterable[Path]) -> Iterator[str]:
     """
     writer = ArchiveWriter(engine)
     paths = list(paths)
-    run_id = writer.start_run([f"import:{path.name}" for path in paths])
-    outcomes: Counter[str] = Counter()
+    run = RunRecorder(writer, [f"import:{path.name}" for path in paths])
     templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
-    status = "interrupted"
-    try:
+    options: dict[str, SiteOptions] = {}
+    damaged: list[str] = []
+    pages = damaged_files = 0
+
+    def responses() -> Iterator[tuple[Page, SiteOptions, SiteTemplate]]:
+        nonlocal pages, damaged_files
         for path in paths:
             try:
-                for page in iter_responses(path):
-                    if page.status != 200 or "html" not in page.content_type.lower():
+                for record in iter_responses(path):
+                    if record.status != 200 or "html" not in record.content_type.lower():
                         continue
-                    site = site_name_for(page.url)
-                    outcome = _store(
-                        writer, page, site, run_id, templates[site], fetched_at=page.fetched_at
-                    )
-                    outcomes[outcome] += 1
-                    yield outcome
+                    pages += 1
+                    site = site_name_for(record.url)
+                    if site not in options:
+                        options[site] = SiteOptions(name=site)
+                    yield _page(record), options[site], templates[site]
             except UnreadableWarc as exc:
                 logger.error("%s", exc)
-                outcomes[DAMAGED_FILE] += 1
-                yield DAMAGED_FILE
-        status = "failed" if outcomes[DAMAGED_FILE] else "finished"
+                damaged_files += 1
+                damaged.append(DAMAGED_FILE)
+
+    status = "interrupted"
+    try:
+        for page, result in process_pages(responses(), workers):
+            yield from _drained(damaged)
+            yield _stored(run, page, result)
+        yield from _drained(damaged)
+        status = "failed" if damaged_files else "finished"
     finally:
-        writer.finish_run(
-            run_id,
-            status,
-            RunCounts(
-                pages_fetched=sum(outcomes.values()) - outcomes[DAMAGED_FILE],
-                articles_new=outcomes[Outcome.NEW],
-                articles_updated=outcomes[Outcome.UPDATED],
-                articles_unchanged=outcomes[Outcome.UNCHANGED],
-                errors=outcomes[DAMAGED_FILE],
-            ),
-        )
+        _finished(run, status, pages, damaged_files)

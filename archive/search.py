@@ -12,17 +12,14 @@ between alternatives and `-word` exclusions, the syntax of PostgreSQL's websearc
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import lru_cache
 
-import click
 import sqlalchemy as sa
 import Stemmer
 from sqlalchemy import Connection, Date, Engine, bindparam
-
-from archive.commands import CommandError, connect, date_option, db_option
 
 SNIPPET_WIDTH = 200
 TITLE_WEIGHT = 5.0
@@ -58,6 +55,8 @@ STOP = "\ue000"
 _WORD = re.compile(r"[^\W_]+")
 _COMPOUND = re.compile(r"[^\W_]+(?:[.-][^\W_]+)*")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_DIGIT = re.compile(r"\d")
+_RUSSIAN, _ENGLISH = Stemmer.Stemmer("russian"), Stemmer.Stemmer("english")
 _QUERY_TERM = re.compile(r'(-*)(?:"([^"]*)"|([^\s"]+))')
 
 
@@ -82,17 +81,18 @@ def index_terms(words: Iterable[str]) -> list[str]:
 
     Words with digits are kept as they are, as PostgreSQL does.
     """
-    russian, english = Stemmer.Stemmer("russian"), Stemmer.Stemmer("english")
-    terms = []
-    for word in words:
-        word = word.lower()
-        if any(char.isdigit() for char in word):
-            terms.append(word)
-        elif _CYRILLIC.search(word):
-            terms.append(STOP if word in RUSSIAN_STOPWORDS else russian.stemWord(word))
-        else:
-            terms.append(STOP if word in ENGLISH_STOPWORDS else english.stemWord(word))
-    return terms
+    return [_index_term(word) for word in words]
+
+
+@lru_cache(maxsize=1 << 17)
+def _index_term(word: str) -> str:
+    """index_terms of one word; cached, as the words of a language repeat from text to text."""
+    word = word.lower()
+    if _DIGIT.search(word):
+        return word
+    if _CYRILLIC.search(word):
+        return STOP if word in RUSSIAN_STOPWORDS else _RUSSIAN.stemWord(word)
+    return STOP if word in ENGLISH_STOPWORDS else _ENGLISH.stemWord(word)
 
 
 def _indexed_text(value: str) -> str:
@@ -383,63 +383,3 @@ def search(
         )
         for id_, url, title, body, site_name, published, article_lang, score in rows
     ]
-
-
-def _hit_record(hit: SearchHit) -> dict[str, object]:
-    record = asdict(hit)
-    record["published"] = hit.published.isoformat() if hit.published else None
-    return record
-
-
-def _format_hit(rank: int, hit: SearchHit) -> str:
-    published = hit.published.isoformat() if hit.published else "undated"
-    return (
-        f"{rank}. {hit.title}\n"
-        f"   {published}  {hit.site}  {hit.lang}\n"
-        f"   {hit.url}\n"
-        f"   {hit.snippet}\n"
-    )
-
-
-@click.command("search")
-@click.argument("query", nargs=-1, required=True)
-@click.option("--lang", type=click.Choice(["ru", "en"]), help="Only articles in this language.")
-@click.option("--site", help="Only articles of this site.")
-@date_option("--since", help="Only articles published on or after DATE (YYYY-MM-DD).")
-@date_option("--until", help="Only articles published on or before DATE (YYYY-MM-DD).")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
-@db_option
-def search_command(
-    query: tuple[str, ...],
-    lang: str | None,
-    site: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    limit: int,
-    as_json: bool,
-    db_url: str | None,
-) -> None:
-    """Search archived articles: words (any word form), "phrases", OR, -excluded words."""
-    engine = connect(db_url)
-    try:
-        hits = search(
-            engine,
-            " ".join(query),
-            lang=lang,
-            site=site,
-            since=since.date() if since else None,
-            until=until.date() if until else None,
-            limit=limit,
-        )
-    except SearchQueryError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        engine.dispose()
-    for rank, hit in enumerate(hits, 1):
-        if as_json:
-            click.echo(json.dumps(_hit_record(hit), ensure_ascii=False))
-        else:
-            click.echo(_format_hit(rank, hit))
-    if not hits:
-        click.echo("no article matches", err=True)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import click
 from sqlalchemy import Engine, func, select
 
-from archive.commands import connect, db_option
 from archive.db import session_factory
 from archive.models import Article, ArticleVersion, CrawlRun, Site
 
@@ -145,19 +142,3 @@ def stats_document(stats: ArchiveStats) -> dict[str, Any]:
             for run in stats.recent_runs
         ],
     }
-
-
-@click.command("stats")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
-@db_option
-def stats_command(as_json: bool, db_url: str | None) -> None:
-    """Articles per site, language and month of publication, and the last crawl runs."""
-    engine = connect(db_url)
-    try:
-        stats = archive_stats(engine)
-    finally:
-        engine.dispose()
-    if as_json:
-        click.echo(json.dumps(stats_document(stats), ensure_ascii=False, indent=2))
-    else:
-        click.echo(format_stats(stats))

@@ -2,9 +2,13 @@
 
 Any number of writers, threads or processes, may store into one archive at once. Writers of
 the same article take turns: on SQLite every writing transaction holds the write lock from
-its start (BEGIN IMMEDIATE), on PostgreSQL a writer holds an advisory lock on each of the
-article's URL keys and a row lock on the article. Sites and URL keys are inserted with
-ON CONFLICT DO NOTHING, so two writers of one article end with one article.
+its start (BEGIN IMMEDIATE), on PostgreSQL a writer holds an advisory lock on each URL key
+of its batch's articles, all taken at the start in one order, and a row lock on each article
+it changes. Sites and URL keys are inserted with ON CONFLICT DO NOTHING, so two writers of one
+article end with one article.
+
+Articles are stored in batches, one transaction each, every article in a savepoint of its own
+(see ArchiveWriter.save_many).
 
 Values are made storable before they reach the database: no NUL characters or lone
 surrogates in text, URLs and header values of bounded length, URL keys short enough to be
@@ -17,16 +21,31 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import itertools
 import os
 import re
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, union, update
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DataError,
@@ -35,7 +54,7 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from archive.db import check_writable, error_reason, session_factory, writing
 from archive.models import (
@@ -50,8 +69,8 @@ from archive.models import (
     utcnow,
 )
 from archive.search import index_article
-from crawler.items import ArticleItem, FetchFailure
-from pipelines.dedup import NEAR_DUPLICATE_JACCARD, band_keys, estimated_jaccard
+from pipelines.article import ExtractedArticle
+from pipelines.dedup import BANDS, NEAR_DUPLICATE_JACCARD, band_keys, estimated_jaccard
 from pipelines.urls import url_key
 
 MAX_URL_BYTES = 2048
@@ -105,6 +124,17 @@ class RunCounts:
     articles_unchanged: int = 0
     articles_skipped: int = 0
     errors: int = 0
+
+
+@dataclass(slots=True)
+class FetchFailure:
+    """A page that could not be fetched or stored, recorded with its run."""
+
+    url: str
+    reason: str
+    status: int | None = None
+    # Whether the log has said it already (one line for all pages of an unreachable host).
+    logged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +203,7 @@ def _host(key: str) -> str:
     return re.split("[/?]", key, maxsplit=1)[0]
 
 
-def storable_item(item: ArticleItem) -> ArticleItem:
+def storable_item(item: ExtractedArticle) -> ExtractedArticle:
     """A copy of `item` with values every database stores as they are.
 
     A canonical URL on another host than the page's own URL is not taken: at the storage
@@ -204,7 +234,7 @@ def storable_item(item: ArticleItem) -> ArticleItem:
     )
 
 
-def item_url_keys(item: ArticleItem) -> list[str]:
+def item_url_keys(item: ExtractedArticle) -> list[str]:
     """Stored keys of every URL the item was reached by, its canonical URL's first."""
     urls = (item.canonical_url, item.url, *item.requested_urls)
     return list(dict.fromkeys(archive_url_key(url) for url in urls if url))
@@ -266,7 +296,7 @@ def _site_name(name: str) -> str:
 
 
 class ArchiveWriter:
-    """Stores items one transaction each, so an interrupted crawl keeps what it stored.
+    """Stores items a batch per transaction, so an interrupted crawl keeps what it stored.
 
     ArchiveUnavailable when the archive takes no writes (read-only file or server).
     """
@@ -414,192 +444,514 @@ class ArchiveWriter:
             site_id = session.scalar(query)
         return site_id
 
+    def save(self, item: ExtractedArticle, run_id: int | None = None) -> Outcome:
+        """Insert or update the article of `item`, keeping every earlier text as a version:
+        a batch of one (see save_many).
+
+        ArticleRejected when the item cannot be stored, ArchiveUnreachable when the database
+        cannot be reached; either way nothing of the item was stored.
+        """
+        (result,) = self.save_many([item], run_id)
+        if isinstance(result, ArticleRejected):
+            raise result
+        return result
+
+    def save_many(
+        self, items: Sequence[ExtractedArticle], run_id: int | None = None
+    ) -> list[Outcome | ArticleRejected]:
+        """Store the items in one transaction, each in a savepoint of its own: the outcome of
+        each item, in order, or the ArticleRejected that says why it was not stored (nothing
+        of it was; the others are).
+
+        ArchiveUnreachable when the database cannot be reached: then nothing of the batch
+        was stored, and storing it again later may succeed. A conflict with another writer
+        (a deadlock, a serialization failure) rolls the whole batch back and stores it again,
+        up to SAVE_ATTEMPTS times; in the last attempt it rejects only the item it met.
+        """
+        prepared = []
+        for item in items:
+            storable = storable_item(item)
+            prepared.append((storable, item_url_keys(storable)))
+        if not prepared:
+            return []
+        for attempt in itertools.count(1):
+            last = attempt >= SAVE_ATTEMPTS
+            try:
+                with self.sessions.begin() as session:
+                    return self._save_batch(session, prepared, run_id, last)
+            except DBAPIError as exc:
+                if _unreachable(exc):
+                    what = prepared[0][0].url if len(prepared) == 1 else f"{len(prepared)} articles"
+                    raise ArchiveUnreachable(f"cannot store {what}: {error_reason(exc)}") from exc
+                if not last and _retryable(exc):
+                    continue
+                if _rejected(exc):
+                    return [_rejection(exc) for _ in prepared]
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _save_batch(
+        self,
+        session: Session,
+        prepared: list[tuple[ExtractedArticle, list[str]]],
+        run_id: int | None,
+        last_attempt: bool,
+    ) -> list[Outcome | ArticleRejected]:
+        batch = self._open_batch(session, prepared)
+        results: list[Outcome | ArticleRejected] = []
+        for item, keys in prepared:
+            results.append(
+                self._save_in_savepoint(session, batch, item, keys, run_id, last_attempt)
+            )
+        return results
+
+    def _save_in_savepoint(
+        self,
+        session: Session,
+        batch: _Batch,
+        item: ExtractedArticle,
+        keys: list[str],
+        run_id: int | None,
+        last_attempt: bool,
+    ) -> Outcome | ArticleRejected:
+        """One item of the batch; an item the database refuses is rolled back alone.
+
+        A duplicate key may be another writer's article committed meanwhile: the item is
+        tried again, in a savepoint of its own, as often as a batch would be. An error
+        that takes the whole transaction with it (SQLite rolls it back on a full disk, an
+        I/O error) fails the batch.
+        """
+        for attempt in itertools.count(1):
+            savepoint = session.begin_nested()
+            try:
+                outcome, article, new_keys = self._save(session, batch, item, keys, run_id)
+                savepoint.commit()
+            except ArticleRejected as exc:
+                _roll_back(savepoint)
+                return exc
+            except DBAPIError as error:
+                exc = _hidden_cause(error)
+                if not _roll_back(savepoint) or _unreachable(exc):
+                    if exc is error:
+                        raise
+                    raise exc from exc.__cause__
+                if isinstance(exc, IntegrityError):
+                    if attempt < SAVE_ATTEMPTS:
+                        continue
+                elif _retryable(exc) and not last_attempt:
+                    raise
+                if _rejected(exc):
+                    return _rejection(exc)
+                raise
+            except BaseException:
+                _roll_back(savepoint)
+                raise
+            batch.stored(article, item.site, new_keys)
+            return outcome
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _open_batch(
+        self, session: Session, prepared: list[tuple[ExtractedArticle, list[str]]]
+    ) -> _Batch:
+        """Lock every URL key of the batch, then read what the batch needs to know of the
+        archive: its sites' ids (adding the new ones), the articles its URL keys lead to."""
+        keys = list(dict.fromkeys(key for _, item_keys in prepared for key in item_keys))
+        self._lock_keys(session, keys)
+        site_ids = self._site_ids(session, sorted({item.site for item, _ in prepared}))
+        owners: dict[str, tuple[int, int]] = {}
+        for chunk in _chunks(keys):
+            owners.update(
+                (key, (article_id, site_id))
+                for key, article_id, site_id in session.execute(
+                    select(ArticleUrl.url_key, ArticleUrl.article_id, Article.site_id)
+                    .join(Article, Article.id == ArticleUrl.article_id)
+                    .where(ArticleUrl.url_key.in_(chunk))
+                )
+            )
+        batch_sites = set(site_ids.values())
+        article_ids = sorted(
+            {article_id for article_id, site in owners.values() if site in batch_sites}
+        )
+        articles: dict[int, Article] = {}
+        for chunk in _chunks(article_ids):
+            articles.update(
+                (article.id, article)
+                for article in session.scalars(
+                    select(Article)
+                    .where(Article.id.in_(chunk))
+                    .order_by(Article.id)
+                    .with_for_update(key_share=True)
+                )
+            )
+        return _Batch(site_ids, owners, articles)
+
     @staticmethod
     def _lock_keys(session: Session, keys: list[str]) -> None:
         """On PostgreSQL, wait for every other writer of these URL keys (SQLite's writers
         already take turns); in one order, so two writers cannot wait for each other."""
-        if session.get_bind().dialect.name != "postgresql":
+        if session.get_bind().dialect.name != "postgresql" or not keys:
             return
-        for lock_id in sorted({_lock_id(key) for key in keys}):
-            session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+        lock_ids = sorted({_lock_id(key) for key in keys})
+        session.execute(_LOCK_IN_ORDER, {"ids": lock_ids})
 
     @staticmethod
-    def _find_article(
-        session: Session, site_id: int, keys: list[str]
+    def _site_ids(session: Session, names: list[str]) -> dict[str, int]:
+        """The id of each site, the new ones inserted (in name order, as every writer)."""
+        query = select(Site.name, Site.id).where(Site.name.in_(names))
+        found = {name: site_id for name, site_id in session.execute(query)}
+        missing = [name for name in names if name not in found]
+        if missing:
+            session.execute(
+                _insert(session, Site)
+                .values([{"name": name, "created_at": utcnow()} for name in missing])
+                .on_conflict_do_nothing(index_elements=[Site.name])
+            )
+            found = {name: site_id for name, site_id in session.execute(query)}
+        return found
+
+    def _save(
+        self,
+        session: Session,
+        batch: _Batch,
+        item: ExtractedArticle,
+        keys: list[str],
+        run_id: int | None,
+    ) -> tuple[Outcome, int, list[str]]:
+        """Store one item; its outcome, its article's id and the URL keys it added."""
+        site_id = batch.site_ids[item.site]
+        article, free_keys = batch.find(session, site_id, keys)
+        if article is None:
+            if not free_keys:
+                raise ArticleRejected(
+                    f"every URL of {item.url} is another site's article: {', '.join(keys)}"
+                )
+            return (
+                Outcome.NEW,
+                self._insert_article(session, site_id, item, free_keys, run_id),
+                free_keys,
+            )
+        if (article.content_hash, article.lang, article.published) == (
+            item.content_hash,
+            item.lang,
+            item.published,
+        ):
+            _set(article, _fetch_values(item))
+            session.flush()
+            self._add_url_keys(session.connection(), article.id, free_keys)
+            return Outcome.UNCHANGED, article.id, free_keys
+        connection = session.connection()
+        version = 1 + (connection.scalar(_LAST_VERSION, {"article_id": article.id}) or 0)
+        duplicate_of = _duplicate_of(connection, item.content_hash, item.minhash, article.id)
+        _set(article, _fetch_values(item) | _content_values(item))
+        article.duplicate_of_id = duplicate_of
+        session.flush()
+        connection.execute(_DELETE_BANDS, {"article_id": article.id})
+        self._add_bands(connection, article.id, item.minhash)
+        self._sync_alternates(connection, article.id, article.canonical_url, item.alternates)
+        self._add_url_keys(connection, article.id, free_keys)
+        values = {"warc_path": article.warc_path, "warc_offset": article.warc_offset}
+        self._add_version(connection, article.id, values, item, version, run_id)
+        index_article(connection, article.id, article.title, article.text, article.lang)
+        return Outcome.UPDATED, article.id, free_keys
+
+    def _insert_article(
+        self,
+        session: Session,
+        site_id: int,
+        item: ExtractedArticle,
+        keys: list[str],
+        run_id: int | None,
+    ) -> int:
+        """A new article: one INSERT of its row, which knows already what it duplicates."""
+        connection = session.connection()
+        values = _fetch_values(item) | _content_values(item)
+        article_id = connection.scalar(
+            _ADD_ARTICLE,
+            {
+                **values,
+                "site_id": site_id,
+                "first_seen": item.fetched_at,
+                "duplicate_of_id": _duplicate_of(connection, item.content_hash, item.minhash),
+            },
+        )
+        self._add_bands(connection, article_id, item.minhash)
+        self._sync_alternates(connection, article_id, item.canonical_url, item.alternates, new=True)
+        self._add_url_keys(connection, article_id, keys)
+        self._add_version(connection, article_id, values, item, 1, run_id)
+        index_article(connection, article_id, item.title, item.text, item.lang)
+        return article_id
+
+    @staticmethod
+    def _add_url_keys(connection: Connection, article_id: int, keys: list[str]) -> None:
+        if keys:
+            connection.execute(
+                _ADD_URL_KEYS[connection.dialect.name],
+                [{"url_key": key, "article_id": article_id} for key in keys],
+            )
+
+    @staticmethod
+    def _add_bands(connection: Connection, article_id: int, minhash: bytes | None) -> None:
+        if minhash:
+            connection.execute(
+                _ADD_BANDS,
+                [{"article_id": article_id, "band_key": key} for key in band_keys(minhash)],
+            )
+
+    @staticmethod
+    def _sync_alternates(
+        connection: Connection,
+        article_id: int,
+        canonical_url: str,
+        alternates: dict[str, str],
+        new: bool = False,
+    ) -> None:
+        by_url = {url: lang for lang, url in alternates.items() if url != canonical_url}
+        wanted = {(lang, url) for url, lang in by_url.items()}
+        present: set[tuple[str, str]] = set()
+        if not new:
+            rows = connection.execute(_ALTERNATES, {"article_id": article_id}).all()
+            gone = [id_ for id_, lang, url in rows if (lang, url) not in wanted]
+            if gone:
+                connection.execute(delete(ArticleAlternate).where(ArticleAlternate.id.in_(gone)))
+            present = {(lang, url) for _, lang, url in rows} & wanted
+        if added := sorted(wanted - present):
+            connection.execute(
+                _ADD_ALTERNATES,
+                [{"article_id": article_id, "lang": lang, "url": url} for lang, url in added],
+            )
+
+    @staticmethod
+    def _add_version(
+        connection: Connection,
+        article_id: int,
+        warc: dict,
+        item: ExtractedArticle,
+        version: int,
+        run_id: int | None,
+    ) -> None:
+        """The item's text as the article's version `version`; `warc` holds the article's
+        warc_path and warc_offset."""
+        connection.execute(
+            _ADD_VERSION,
+            {
+                "article_id": article_id,
+                "version": version,
+                "title": item.title,
+                "text": item.text,
+                "lang": item.lang,
+                "published": item.published,
+                "content_hash": item.content_hash,
+                "fetched_at": item.fetched_at,
+                "crawl_run_id": run_id,
+                "warc_path": warc.get("warc_path"),
+                "warc_offset": warc.get("warc_offset"),
+            },
+        )
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What a batch's transaction knows of the archive, kept current as its items are stored.
+
+    Every URL key of the batch is locked (or the whole SQLite archive is), so no other
+    writer adds or moves one while the batch is written.
+    """
+
+    site_ids: dict[str, int]
+    # The article each URL key leads to, and that article's site.
+    owners: dict[str, tuple[int, int]]
+    # The articles of the batch's sites that its keys lead to, by id.
+    articles: dict[int, Article]
+
+    def find(
+        self, session: Session, site_id: int, keys: list[str]
     ) -> tuple[Article | None, list[str]]:
         """The site's article any of the keys leads to (the earliest key's, so the canonical
         URL's first) and the keys no article has yet.
 
         A key of another site's article leads nowhere and stays that article's.
         """
-        owners = {
-            key: (article_id, owner_site)
-            for key, article_id, owner_site in session.execute(
-                select(ArticleUrl.url_key, ArticleUrl.article_id, Article.site_id)
-                .join(Article, Article.id == ArticleUrl.article_id)
-                .where(ArticleUrl.url_key.in_(keys))
-            )
-        }
-        free = [key for key in keys if key not in owners]
+        free = [key for key in keys if key not in self.owners]
         for key in keys:
-            if key in owners and owners[key][1] == site_id:
-                article = session.get(Article, owners[key][0], with_for_update={"key_share": True})
+            owner = self.owners.get(key)
+            if owner is not None and owner[1] == site_id:
+                article = self.articles.get(owner[0])
+                if article is None:
+                    # Inserted by an earlier item of the batch.
+                    article = self.articles[owner[0]] = session.get(Article, owner[0])
                 return article, free
         return None, free
 
-    @staticmethod
-    def _add_url_keys(session: Session, article: Article, keys: list[str]) -> None:
-        if keys:
-            session.execute(
-                _insert(session, ArticleUrl)
-                .values([{"url_key": key, "article_id": article.id} for key in keys])
-                .on_conflict_do_nothing(index_elements=[ArticleUrl.url_key])
-            )
+    def stored(self, article_id: int, site: str, new_keys: list[str]) -> None:
+        """An item's savepoint was released: its keys are the batch's to find."""
+        for key in new_keys:
+            self.owners[key] = (article_id, self.site_ids[site])
 
-    @staticmethod
-    def _sync_alternates(article: Article, alternates: dict[str, str]) -> None:
-        by_url = {url: lang for lang, url in alternates.items() if url != article.canonical_url}
-        wanted = {(lang, url) for url, lang in by_url.items()}
-        for alternate in list(article.alternates):
-            if (alternate.lang, alternate.url) not in wanted:
-                article.alternates.remove(alternate)
-        present = {(a.lang, a.url) for a in article.alternates}
-        for lang, url in sorted(wanted - present):
-            article.alternates.append(ArticleAlternate(lang=lang, url=url))
 
-    def save(self, item: ArticleItem, run_id: int | None = None) -> Outcome:
-        """Insert or update the article of `item`, keeping every earlier text as a version.
+# The statements of every article, built once (SQLAlchemy takes longer to build a statement
+# than SQLite to run it).
+_ADD_ARTICLE = insert(Article.__table__).returning(Article.__table__.c.id)
+_ADD_BANDS = insert(ArticleBand.__table__)
+_ADD_ALTERNATES = insert(ArticleAlternate.__table__)
+_ADD_VERSION = insert(ArticleVersion.__table__)
+_ADD_URL_KEYS = {
+    "postgresql": postgresql.insert(ArticleUrl.__table__).on_conflict_do_nothing(
+        index_elements=[ArticleUrl.url_key]
+    ),
+    "sqlite": sqlite.insert(ArticleUrl.__table__).on_conflict_do_nothing(
+        index_elements=[ArticleUrl.url_key]
+    ),
+}
+_DELETE_BANDS = delete(ArticleBand.__table__).where(
+    ArticleBand.article_id == bindparam("article_id")
+)
+_ALTERNATES = select(ArticleAlternate.id, ArticleAlternate.lang, ArticleAlternate.url).where(
+    ArticleAlternate.article_id == bindparam("article_id")
+)
+_LAST_VERSION = select(func.max(ArticleVersion.version)).where(
+    ArticleVersion.article_id == bindparam("article_id")
+)
+# Takes the advisory locks of the ids one after the other, in the order of the sorted ids.
+_LOCK_IN_ORDER = text(
+    "SELECT count(pg_advisory_xact_lock(id))"
+    " FROM (SELECT unnest(:ids) AS id ORDER BY id) AS lock_ids"
+).bindparams(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+# Bound parameters of one lookup; both databases take far more.
+_LOOKUP_CHUNK = 500
 
-        ArticleRejected when the item cannot be stored, ArchiveUnreachable when the database
-        cannot be reached; either way nothing of the item was stored.
-        """
-        item = storable_item(item)
-        keys = item_url_keys(item)
-        for attempt in itertools.count(1):
-            try:
-                with self.sessions.begin() as session:
-                    return self._save(session, item, keys, run_id)
-            except DBAPIError as exc:
-                if _unreachable(exc):
-                    raise ArchiveUnreachable(
-                        f"cannot store {item.url}: {error_reason(exc)}"
-                    ) from exc
-                if attempt < SAVE_ATTEMPTS and _retryable(exc):
-                    continue
-                if _rejected(exc):
-                    raise ArticleRejected(error_reason(exc)) from exc
-                raise
 
-    def _save(
-        self, session: Session, item: ArticleItem, keys: list[str], run_id: int | None
-    ) -> Outcome:
-        self._lock_keys(session, keys)
-        site_id = self._site_id(session, item.site)
-        article, free_keys = self._find_article(session, site_id, keys)
-        if article is None:
-            if not free_keys:
-                raise ArticleRejected(
-                    f"every URL of {item.url} is another site's article: {', '.join(keys)}"
-                )
-            article = Article(site_id=site_id, first_seen=item.fetched_at)
-            session.add(article)
-            outcome = Outcome.NEW
-            version = 1
-        elif (article.content_hash, article.lang, article.published) == (
-            item.content_hash,
-            item.lang,
-            item.published,
-        ):
-            outcome = Outcome.UNCHANGED
-        else:
-            outcome = Outcome.UPDATED
-            version = 1 + (
-                session.scalar(
-                    select(func.max(ArticleVersion.version)).where(
-                        ArticleVersion.article_id == article.id
-                    )
-                )
-                or 0
-            )
-        article.url = item.url
-        article.canonical_url = item.canonical_url
-        article.last_fetched = item.fetched_at
-        article.etag = item.etag
-        article.last_modified = item.last_modified
-        if item.warc_location is not None:
-            article.warc_path = storable_text(item.warc_location.path)
-            article.warc_offset = item.warc_location.offset
-        if outcome is not Outcome.UNCHANGED:
-            self._store_content(article, item)
-        session.flush()
-        if outcome is not Outcome.UNCHANGED:
-            article.duplicate_of_id = self._duplicate_of(session, article)
-            index_article(
-                session.connection(), article.id, article.title, article.text, article.lang
-            )
-        self._add_url_keys(session, article, free_keys)
-        if outcome is not Outcome.UNCHANGED:
-            session.add(
-                ArticleVersion(
-                    article_id=article.id,
-                    version=version,
-                    title=item.title,
-                    text=item.text,
-                    lang=item.lang,
-                    published=item.published,
-                    content_hash=item.content_hash,
-                    fetched_at=item.fetched_at,
-                    crawl_run_id=run_id,
-                    warc_path=article.warc_path,
-                    warc_offset=article.warc_offset,
-                )
-            )
-        return outcome
+def _fetch_values(item: ExtractedArticle) -> dict:
+    """What an article's row keeps of the item's fetch."""
+    values = {
+        "url": item.url,
+        "canonical_url": item.canonical_url,
+        "last_fetched": item.fetched_at,
+        "etag": item.etag,
+        "last_modified": item.last_modified,
+    }
+    if item.warc_location is not None:
+        values["warc_path"] = storable_text(item.warc_location.path)
+        values["warc_offset"] = item.warc_location.offset
+    return values
 
-    def _store_content(self, article: Article, item: ArticleItem) -> None:
-        article.lang = item.lang
-        article.title = item.title
-        article.text = item.text
-        article.author = item.author
-        article.published = item.published
-        article.content_hash = item.content_hash
-        article.title_lang = item.title_lang
-        article.minhash = item.minhash
-        article.bands = [
-            ArticleBand(band_key=key) for key in (band_keys(item.minhash) if item.minhash else [])
-        ]
-        self._sync_alternates(article, item.alternates)
 
-    @staticmethod
-    def _duplicate_of(session: Session, article: Article) -> int | None:
-        """The earliest archived article with the same or nearly the same text, if any.
+def _content_values(item: ExtractedArticle) -> dict:
+    """What an article's row keeps of the item's text."""
+    return {
+        "lang": item.lang,
+        "title": item.title,
+        "text": item.text,
+        "author": item.author,
+        "published": item.published,
+        "content_hash": item.content_hash,
+        "title_lang": item.title_lang,
+        "minhash": item.minhash,
+    }
 
-        Candidates are the earliest articles sharing a MinHash band with the article, a few per
-        band, so the cost does not grow with the archive; the signatures then estimate how
-        similar the texts are. Both lookups are index range scans.
-        """
-        exact = session.scalar(
-            select(Article.id)
-            .where(Article.content_hash == article.content_hash, Article.id < article.id)
-            .order_by(Article.id)
-            .limit(1)
+
+def _set(article: Article, values: dict) -> None:
+    for name, value in values.items():
+        setattr(article, name, value)
+
+
+def _chunks(values: list, size: int = _LOOKUP_CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _hidden_cause(exc: DBAPIError) -> DBAPIError:
+    """The connection's or server's error behind `exc`, when `exc` is that of the rollback
+    to a savepoint it made (SQLite drops every savepoint with the transaction it rolls back
+    on a full disk or an I/O error); otherwise `exc`."""
+    context = exc.__context__
+    while context is not None:
+        if isinstance(context, DBAPIError) and _unreachable(context):
+            return context
+        context = context.__context__
+    return exc
+
+
+def _roll_back(savepoint: SessionTransaction) -> bool:
+    """Roll back to the savepoint (a failed flush has, but the session waits to be told);
+    False when the savepoint is gone, with the whole transaction."""
+    try:
+        savepoint.rollback()
+    except DBAPIError:
+        return False
+    return True
+
+
+def _rejection(exc: DBAPIError) -> ArticleRejected:
+    rejected = ArticleRejected(error_reason(exc))
+    rejected.__cause__ = exc
+    return rejected
+
+
+@functools.cache
+def duplicate_candidates(bands: bool = True, earlier: bool = False) -> CompoundSelect:
+    """The one query of an article's duplicate lookup (its parameters: duplicate_lookup):
+    the earliest article with the same text, and with `bands` the earliest few
+    (DUPLICATE_CANDIDATES_PER_BAND) sharing each MinHash band, each with its text's hash and
+    signature (an article may come more than once).
+
+    `earlier` takes only the articles before `before`, an archived article's id; for a new
+    article every archived one is earlier. Each part reads the start of one index range,
+    up to its LIMIT, and the candidates' rows by primary key, so the cost does not grow with
+    the archive.
+    """
+
+    def before(query: Select, column) -> Select:
+        return query.where(column < bindparam("before")) if earlier else query
+
+    exact = before(
+        select(Article.id).where(Article.content_hash == bindparam("content_hash")), Article.id
+    )
+    earliest = [exact.order_by(Article.id).limit(1)]
+    for band in range(BANDS if bands else 0):
+        sharing = before(
+            select(ArticleBand.article_id).where(ArticleBand.band_key == bindparam(f"band_{band}")),
+            ArticleBand.article_id,
         )
-        if exact is not None or article.minhash is None:
-            return exact
-        earliest = [
-            select(ArticleBand.article_id)
-            .where(ArticleBand.band_key == key, ArticleBand.article_id < article.id)
-            .order_by(ArticleBand.article_id)
-            .limit(DUPLICATE_CANDIDATES_PER_BAND)
-            .subquery()
-            for key in band_keys(article.minhash)
-        ]
-        candidates = session.execute(
-            select(Article.id, Article.minhash)
-            .where(Article.id.in_(union(*(select(band.c.article_id) for band in earliest))))
-            .order_by(Article.id)
+        earliest.append(
+            sharing.order_by(ArticleBand.article_id).limit(DUPLICATE_CANDIDATES_PER_BAND)
         )
-        for candidate_id, signature in candidates:
-            if estimated_jaccard(article.minhash, signature) >= NEAR_DUPLICATE_JACCARD:
-                return candidate_id
+    parts = []
+    for ids in earliest:
+        candidate = ids.subquery()
+        parts.append(
+            select(Article.id, Article.content_hash, Article.minhash).join(
+                candidate, Article.id == candidate.c[0]
+            )
+        )
+    return union_all(*parts)
+
+
+def duplicate_lookup(
+    content_hash: str, minhash: bytes | None, before: int | None = None
+) -> tuple[CompoundSelect, dict]:
+    """The duplicate_candidates query of an article, and its parameters."""
+    params: dict = {"content_hash": content_hash}
+    if before is not None:
+        params["before"] = before
+    if minhash:
+        params |= {f"band_{band}": key for band, key in enumerate(band_keys(minhash))}
+    return duplicate_candidates(bool(minhash), before is not None), params
+
+
+def _duplicate_of(
+    connection: Connection, content_hash: str, minhash: bytes | None, before: int | None = None
+) -> int | None:
+    """The earliest archived article with the same or nearly the same text, if any: of the
+    candidates (see duplicate_candidates), the earliest with the same text, else the
+    earliest whose signature estimates the texts similar enough."""
+    rows = connection.execute(*duplicate_lookup(content_hash, minhash, before))
+    candidates = sorted({row[0]: tuple(row) for row in rows}.values())
+    for candidate_id, candidate_hash, _ in candidates:
+        if candidate_hash == content_hash:
+            return candidate_id
+    if minhash is None:
         return None
+    for candidate_id, _, signature in candidates:
+        if signature and estimated_jaccard(minhash, signature) >= NEAR_DUPLICATE_JACCARD:
+            return candidate_id
+    return None

@@ -23,23 +23,15 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from pipelines.article import RecordLocation
+
 # The body handed to us is already decoded, so these headers would describe it wrongly.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 GZIP_MAGIC = b"\x1f\x8b\x08"
 RECORD_STARTS = (GZIP_MAGIC, b"WARC/1.", b"WARC/0.")
 CHUNK = 1 << 14
+COMPRESSION_LEVEL = 6
 LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=True)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordLocation:
-    """Where a record starts: `path` is relative to the WARC directory, or absolute."""
-
-    path: str
-    offset: int
-
-    def resolve(self, warc_dir: Path) -> Path:
-        return warc_dir / self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +97,19 @@ class WarcFile:
         self.name = name
         self._file = self.path.open("ab", buffering=0)
         self._buffer = BytesIO()
-        self._writer = WARCWriter(self._buffer, gzip=True)
-        self._writer.write_record(self._writer.create_warcinfo_record(name, {"software": software}))
+        self._record = BytesIO()
+        self._writer = WARCWriter(self._record, gzip=False)
+        self._write_record(self._writer.create_warcinfo_record(name, {"software": software}))
         self._append()
+
+    def _write_record(self, record: ArcWarcRecord) -> None:
+        """Append one record to the buffer as a gzip member of its own (warcio would
+        compress at level 9: twice the time of level 6 for a file 1% smaller)."""
+        self._writer.write_record(record)
+        compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._buffer.write(compressor.compress(self._record.getvalue()) + compressor.flush())
+        self._record.seek(0)
+        self._record.truncate()
 
     def write(
         self,
@@ -142,8 +144,8 @@ class WarcFile:
         request.rec_headers.add_header(
             "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
         )
-        self._writer.write_record(response)
-        self._writer.write_record(request)
+        self._write_record(response)
+        self._write_record(request)
         return RecordLocation(self.name, self._append())
 
     def _append(self) -> int:

@@ -1,110 +1,165 @@
-"""Crawl throughput: pages per second of a whole crawl (fetch, parse, every pipeline stage,
-WARC record, database) against a local mirror of the benchmark pages on 127.0.0.1.
+"""Crawl throughput and CPU per page, side by side: bare Scrapy, the naive pipeline
+(benchmarks.naive) and newsarchive, each crawling the same synthetic portal
+(benchmarks.mirror) served on 127.0.0.1 by another process, politeness delays off.
 
-The mirror serves the pages of both extraction datasets under /p/<key>/ with a list of
-links to all of them as its home page, from a separate process as a real site would;
-politeness delays are off, as for a local mirror.
+Each crawl runs in a process of its own (benchmarks.crawl_job). With `--pages 20000
+--only newsarchive` it also tells whether newsarchive's speed and memory stay flat along
+a long crawl.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import socket
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from benchmarks.mirror import REPO, Served, build, served
+from benchmarks.probe import SAMPLE_EVERY
 
-from archive.cli import DEMO_SETTINGS
-from archive.db import open_archive, session_factory
-from archive.models import Article, CrawlRun
-from crawler.run import CrawlTarget, crawl_settings, run_crawl
-
-DATASETS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-FOLDERS = ("article-extraction-benchmark", "daniel-ru")
-MIRROR_SETTINGS = {
-    **DEMO_SETTINGS,
-    "CONCURRENT_REQUESTS": "32",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
-}
+CRAWLS = ("bare", "naive", "newsarchive")
+SPEEDUP_TARGET = 3.0
+CPU_TARGET_MS = 10.0
+# Spans of a crawl's responses compared for flatness, and how far apart they may be.
+EARLY, LATE = (2000, 4000), (18000, 20000)
+FLATNESS_TARGET = 0.2
 
 
-def build_mirror(root: Path, limit: int | None) -> int:
-    """Writes the mirror; the number of pages in it."""
-    links = []
-    for folder in FOLDERS:
-        for path in sorted((DATASETS_DIR / folder / "html").glob("*.html.gz"))[:limit]:
-            key = path.name.removesuffix(".html.gz")
-            page = root / "p" / key
-            page.mkdir(parents=True)
-            (page / "index.html").write_bytes(gzip.decompress(path.read_bytes()))
-            links.append(f'<li><a href="/p/{key}/">{key}</a></li>')
-    (root / "index.html").write_text(
-        f"<html><body><h1>Mirror</h1><ul>{''.join(links)}</ul></body></html>", encoding="utf-8"
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What crawl_job reported of one crawl, and the mirror server's CPU time during it."""
+
+    name: str
+    crawl: str
+    responses: int
+    items: int
+    wall: float
+    cpu: float
+    cpu_children: float
+    server_cpu: float
+    samples: list[tuple[int, float, int]]
+    page_workers: int | None
+
+    @property
+    def rate(self) -> float:
+        return self.responses / self.wall
+
+    def per_page_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.responses
+
+    def span(self, low: int, high: int) -> tuple[float, float] | None:
+        """Pages per second and mean RSS (MB) from response `low` to response `high`."""
+        inside = [sample for sample in self.samples if low <= sample[0] <= high]
+        if len(inside) < 2 or max(inside[0][0] - low, high - inside[-1][0]) >= SAMPLE_EVERY:
+            return None
+        (first, start, _), (last, end, _) = inside[0], inside[-1]
+        rss = sum(sample[2] for sample in inside) / len(inside) / 2**20
+        return (last - first) / (end - start), rss
+
+
+def run(mirror: Served, crawl: str, workdir: Path, workers: int | None) -> Result | None:
+    """The crawl's result; None, after saying so, when it failed."""
+    command = [sys.executable, "-m", "benchmarks.crawl_job", crawl, mirror.base_url, str(workdir)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    server_cpu = mirror.cpu_seconds()
+    output = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    server_cpu = mirror.cpu_seconds() - server_cpu
+    if output.returncode:
+        print(f"the {crawl} crawl failed (exit status {output.returncode}); left out")
+        return None
+    report = json.loads(output.stdout.splitlines()[-1])
+    name = crawl
+    if report["page_workers"] is not None:
+        name += f", {report['page_workers']} page workers{' (default)' if workers is None else ''}"
+    return Result(name, crawl, server_cpu=server_cpu, **report)
+
+
+def verdict(met: bool) -> str:
+    return "target met" if met else "TARGET MISSED"
+
+
+def report(results: list[Result]) -> None:
+    print(
+        "| pipeline | responses | items stored | time | pages/s "
+        "| CPU of the crawl process per page | CPU of all processes per page |"
     )
-    return len(links)
-
-
-@contextmanager
-def served(root: Path) -> Iterator[str]:
-    """The base URL of `root` served by Python's HTTP server in another process."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    server = subprocess.Popen(command, cwd=root, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait()
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(
+            f"| {r.name} | {r.responses} | {r.items} | {r.wall:.1f} s | {r.rate:.1f} "
+            f"| {r.per_page_ms(r.cpu):.1f} ms | {r.per_page_ms(r.cpu + r.cpu_children):.1f} ms |"
+        )
+    print()
+    naive = next((r for r in results if r.crawl == "naive"), None)
+    for r in results:
+        if r.crawl != "newsarchive":
+            continue
+        if naive:
+            speedup = r.rate / naive.rate
+            print(
+                f"{r.name} / naive pages/s: {speedup:.2f}x "
+                f"(target >= {SPEEDUP_TARGET:g}x): {verdict(speedup >= SPEEDUP_TARGET)}"
+            )
+        cpu = r.per_page_ms(r.cpu)
+        print(
+            f"{r.name}: {cpu:.1f} ms of crawl-process CPU per page "
+            f"(target with page workers: <= {CPU_TARGET_MS:g} ms): {verdict(cpu <= CPU_TARGET_MS)}"
+        )
+    server = ", ".join(f"{r.name} {r.per_page_ms(r.server_cpu):.2f} ms" for r in results)
+    print(f"mirror server's own CPU per page (on the same cores, in no row above): {server}")
+    for r in results:
+        early, late = r.span(*EARLY), r.span(*LATE)
+        if r.crawl == "newsarchive" and early and late:
+            print(
+                f"{r.name} along the crawl: responses {EARLY[0]}-{EARLY[1]}: "
+                f"{early[0]:.1f} pages/s, {early[1]:.0f} MB RSS; responses {LATE[0]}-{LATE[1]}: "
+                f"{late[0]:.1f} pages/s, {late[1]:.0f} MB RSS"
+            )
+            speed, memory = late[0] / early[0] - 1, late[1] / early[1] - 1
+            flat = abs(speed) <= FLATNESS_TARGET and abs(memory) <= FLATNESS_TARGET
+            print(
+                f"  change: speed {speed:+.0%}, RSS {memory:+.0%} "
+                f"(target: within {FLATNESS_TARGET:.0%}): {verdict(flat)}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="pages per dataset")
+    parser.add_argument("--pages", type=int, default=2000, help="articles in the mirror")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", choices=CRAWLS, action="append", help="(repeatable)")
     parser.add_argument(
-        "--workers", type=int, default=0, help="NEWSARCHIVE_PAGE_WORKERS (0: in the crawl process)"
+        "--workers", type=int, help="also crawl with NEWSARCHIVE_PAGE_WORKERS=N (newsarchive)"
     )
     args = parser.parse_args(argv)
-    if not DATASETS_DIR.is_dir():
-        sys.exit(f"datasets folder not found: {DATASETS_DIR}")
+    started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as workdir:
-        root, db_url = Path(workdir) / "mirror", f"sqlite:///{workdir}/archive.db"
-        pages = build_mirror(root, args.limit)
-        with served(root) as base_url:
-            # Links from the mirrored pages to their own sites' paths lead nowhere here.
-            target = CrawlTarget(
-                "mirror",
-                (base_url + "/",),
-                article_url_pattern="/p/",
-                exclude_url_patterns=(rf"^{base_url}/(?!p/[^/]+/$|$)",),
-            )
-            settings = crawl_settings(
-                db_url, {**MIRROR_SETTINGS, "NEWSARCHIVE_PAGE_WORKERS": str(args.workers)}
-            )
-            settings.set("NEWSARCHIVE_WARC_DIR", str(Path(workdir) / "warc"), priority="cmdline")
-            start, start_cpu = time.perf_counter(), time.process_time()
-            run_crawl([target], settings)
-            elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-        with session_factory(open_archive(db_url))() as session:
-            fetched = session.scalar(select(CrawlRun.pages_fetched))
-            articles = session.scalar(select(func.count(Article.id)))
+        root = Path(workdir) / "mirror"
+        built = build(root, args.pages, args.seed)
+        print(
+            f"mirror: {built.articles} articles (half ru, half en, "
+            f"{built.article_bytes / built.articles / 1024:.1f} KB each on average), "
+            f"{built.listings} listings, {built.other_pages} other pages; seed {args.seed}"
+        )
+        runs = [(crawl, None) for crawl in CRAWLS if crawl in (args.only or CRAWLS)]
+        if args.workers is not None and ("newsarchive", None) in runs:
+            runs.append(("newsarchive", args.workers))
+        with served(root) as mirror:
+            results = [
+                run(mirror, crawl, Path(workdir) / f"crawl{number}", workers)
+                for number, (crawl, workers) in enumerate(runs)
+            ]
+        print()
+        report([result for result in results if result])
     print(
-        f"crawl of a local mirror: {pages} pages served, {fetched} fetched, {articles} articles "
-        f"archived in {elapsed:.1f} s with {args.workers} page workers: "
-        f"{fetched / elapsed:.1f} pages/s; the crawl process itself used "
-        f"{1000 * cpu / fetched:.0f} ms of CPU per page"
+        f"\nthe benchmark took {time.perf_counter() - started:.0f} s; load average at its start "
+        f"and end: {load:.1f}, {os.getloadavg()[0]:.1f} (other work on the machine skews it)"
     )
 
 

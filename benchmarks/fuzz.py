@@ -1,4 +1,4 @@
-"""Robustness of the per-page core (pipelines.page.extract_page) on hostile and broken pages.
+"""Robustness of the page processor (pipelines.page.process_page) on hostile and broken pages.
 
 Seeded mutations of the sample portal's pages and of the fixture sites' pages (byte flips,
 truncation, deleted and duplicated tags, unclosed tags, random bytes, huge attribute values
@@ -17,12 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from crawler.discovery import page_links
-from crawler.settings import DOWNLOAD_MAXSIZE, NEWSARCHIVE_MAX_LINKS_PER_PAGE
-from pipelines.dates import listing_dates
-from pipelines.encoding import decode_html
-from pipelines.html import parse_html
-from pipelines.page import extract_page
+from crawler.settings import DOWNLOAD_MAXSIZE
+from pipelines.page import Page, process_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FOLDERS = (ROOT / "archive" / "demo_portal", ROOT / "tests" / "sites")
@@ -200,14 +196,9 @@ def mutated_pages(count: int, seed: int) -> Iterator[tuple[str, bytes]]:
 
 
 def run_page(page: bytes) -> None:
-    """The per-page work of a crawl over one page: decoding, the links and listing dates
-    the spider reads, then every per-page stage."""
-    html = decode_html(page)[1]
-    tree = parse_html(html)
-    if tree is not None:
-        page_links(tree, PAGE_URL, NEWSARCHIVE_MAX_LINKS_PER_PAGE)
-        listing_dates(tree, PAGE_URL)
-    extract_page(html, PAGE_URL)
+    """The per-page work of a crawl over one page: the page processor, links and listing
+    dates included, every stage run."""
+    process_page(Page(PAGE_URL, page), whole=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,11 +30,11 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
 
-from archive.db import ArchiveUnavailable, open_archive
-from archive.store import ArchiveWriter, KnownArticle, archive_url_key
+from archive.store import KnownArticle, archive_url_key
 from archive.warc import WarcFile
-from crawler.storage import SKIPPED_STAT, WARC_PATH_STAT
-from pipelines.urls import url_key
+from crawler.discovery import robots_sitemaps
+from crawler.storage import SKIPPED_STAT, WARC_PATH_STAT, archive_writer
+from pipelines.urls import canonical_url, url_key
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,17 @@ class LoopAwareRedirectMiddleware(RedirectMiddleware):
 
     def _redirect(self, redirected: Request, request: Request, reason) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
-        if url_key(redirected.url) in {url_key(url) for url in chain}:
+        if canonical_url(redirected.url) in {canonical_url(url) for url in chain}:
             raise RedirectLoop(f"redirect loop: {' -> '.join([*chain, redirected.url])}")
         in_scope = getattr(self.crawler.spider, "in_scope", None)
         if in_scope is not None and not in_scope(redirected.url):
             raise RedirectOffsite(f"redirected off the portal, to {redirected.url}")
-        return super()._redirect(redirected, request, reason)
+        redirected = super()._redirect(redirected, request, reason)
+        if url_key(redirected.url) in {url_key(url) for url in chain}:
+            # Another form of the URL asked for (http to https, a trailing slash): the
+            # duplicate filter, which knows URLs by their key, would drop it.
+            redirected.dont_filter = True
+        return redirected
 
 
 class AlreadyArchived(IgnoreRequest):
@@ -97,10 +102,7 @@ class KnownArticlesMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        try:
-            self.writer = ArchiveWriter(open_archive(settings.get("NEWSARCHIVE_DB")))
-        except ArchiveUnavailable as exc:
-            raise NotConfigured(str(exc)) from exc
+        self.writer = archive_writer(crawler)
         self.crawler = crawler
         self.revisit_after = dt.timedelta(
             hours=settings.getfloat("NEWSARCHIVE_REVISIT_AFTER_HOURS")
@@ -266,12 +268,18 @@ DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 # Marks a robots.txt request, which DOWNLOAD_MAXSIZE does not apply to; the value counts
 # the bytes received so far.
 ROBOTS_TXT = "newsarchive_robots_txt"
+# A signal sent once for each host whose robots.txt was asked for, when it is settled, with
+# `origin` (`scheme://host[:port]` of the robots.txt URL) and `sitemaps` (the canonical
+# URLs of its Sitemap: lines; none when it answered no 2xx or could not be fetched).
+robots_txt_sitemaps = object()
 
 
 class RobotsPolicyMiddleware(RobotsTxtMiddleware):
     """robots.txt as RFC 9309 reads it: a server error (5xx) means everything is disallowed
     (the next run asks again), any other answer is parsed (a 4xx allows everything), and a
-    robots.txt that cannot be fetched is one line in the log, not a traceback."""
+    robots.txt that cannot be fetched is one line in the log, not a traceback. The sitemaps
+    it names are announced with the robots_txt_sitemaps signal, so that no one fetches it
+    again to read them."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
@@ -290,8 +298,10 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         netloc = urlparse_cached(request).netloc
         if netloc not in self._parsers:
             self._parsers[netloc] = Deferred()
+            origin = f"{urlparse_cached(request).scheme}://{netloc}"
+            sitemaps: list[str] = []
             robots = Request(
-                f"{urlparse_cached(request).scheme}://{netloc}/robots.txt",
+                f"{origin}/robots.txt",
                 priority=self.DOWNLOAD_PRIORITY,
                 meta={"dont_obey_robotstxt": True, "download_maxsize": 0, ROBOTS_TXT: 0},
                 callback=NO_CALLBACK,
@@ -313,8 +323,13 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                         netloc,
                     )
                     response = response.replace(body=DISALLOW_ALL)
+                elif 200 <= response.status < 300:
+                    sitemaps = list(robots_sitemaps(response.body, response.url))
                 await self._parse_robots(response, netloc, request)
             self._stats.inc_value("robotstxt/request_count")
+            await self.crawler.signals.send_catch_log_async(
+                robots_txt_sitemaps, origin=origin, sitemaps=sitemaps
+            )
         parser = self._parsers[netloc]
         if isinstance(parser, Deferred):
             # A Deferred hands its result to the first waiter only; the others read it here.

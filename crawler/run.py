@@ -8,37 +8,12 @@ from dataclasses import dataclass
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.profiles import SiteProfile
 from crawler.settings_check import SettingError as SettingError
 from crawler.settings_check import check_storage, checked_value
 from crawler.shutdown import CrawlStopper
 from crawler.spiders.portal import PortalSpider
 from crawler.storage import RUN_ID_STAT
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlTarget:
-    """What one spider run covers: a site name, where to start, which hosts to stay in."""
-
-    site: str
-    start_urls: tuple[str, ...]
-    allowed_domains: tuple[str, ...] = ()
-    article_url_pattern: str | None = None
-    exclude_url_patterns: tuple[str, ...] = ()
-    timezone: str = "Europe/Moscow"
-    drop_selectors: tuple[str, ...] = ()
-
-    @classmethod
-    def from_profile(cls, profile: SiteProfile) -> CrawlTarget:
-        return cls(
-            profile.name,
-            tuple(profile.all_start_urls),
-            profile.allowed_domains,
-            profile.article_url_pattern,
-            profile.exclude_url_patterns,
-            profile.timezone,
-            profile.drop_selectors,
-        )
+from pipelines.page import SiteOptions
 
 
 def crawl_settings(db_url: str, overrides: Mapping[str, object] = {}) -> Settings:
@@ -70,23 +45,18 @@ class CrawlResult:
     abandoned: bool
 
 
-def run_crawl(targets: Iterable[CrawlTarget], settings: Settings) -> CrawlResult:
-    """Crawl every target in one process; blocks until all have finished or were stopped."""
+def run_crawl(sites: Iterable[SiteOptions], settings: Settings) -> CrawlResult:
+    """Crawl every site in one process; blocks until all have finished or were stopped.
+
+    Page workers (NEWSARCHIVE_PAGE_WORKERS) never run the caller's main module, so a
+    script may call this without an `if __name__ == "__main__":` guard.
+    """
     process = CrawlerProcess(settings)
     crawlers = []
-    for target in targets:
+    for site in sites:
         crawler = process.create_crawler(PortalSpider)
         crawlers.append(crawler)
-        process.crawl(
-            crawler,
-            start_urls=list(target.start_urls),
-            site=target.site,
-            allowed_domains=list(target.allowed_domains) or None,
-            exclude=list(target.exclude_url_patterns),
-            article_url_pattern=target.article_url_pattern,
-            timezone=target.timezone,
-            drop_selectors=list(target.drop_selectors),
-        )
+        process.crawl(crawler, options=site)
     stopper = CrawlStopper(process, settings.getfloat("NEWSARCHIVE_STOP_GRACE"))
     stopper.install()
     process.start(install_signal_handlers=False)

@@ -1,5 +1,7 @@
 """Scrapy settings of newsarchive; any of them can be overridden with `-s NAME=VALUE`."""
 
+from pipelines.workers import default_workers
+
 BOT_NAME = "newsarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -26,6 +28,8 @@ RETRY_BACKOFF_MAX = 60.0
 RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
+# A page is requested once, whatever form of its URL a link gives (pipelines.urls.url_key).
+REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprints.UrlKeyFingerprinter"
 TELNETCONSOLE_ENABLED = False
 # Scrapy's remote control runs Python code sent to a local HTTP port: not for an
 # unattended archiver.
@@ -44,11 +48,12 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
-    "pipelines.boilerplate.SiteTemplatePipeline": 50,
-    "crawler.page_stages.PageStagesPipeline": 100,
     "crawler.storage.StoragePipeline": 900,
 }
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
+# Output of one page handled at once: a page yields an article and a few new links, and
+# Scrapy starts this many tasks for every page whatever it yields.
+CONCURRENT_ITEMS = 8
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
@@ -78,9 +83,9 @@ NEWSARCHIVE_WARC_DIR = "warc"
 NEWSARCHIVE_REVISIT_AFTER_HOURS = 24.0
 NEWSARCHIVE_REVISIT_WITHIN_DAYS = 14.0
 
-# Worker processes for the per-page stages (extraction, language, fingerprints); 0 runs them
-# in the crawl process. Worth it where fetching is fast: many sites, or a local mirror.
-NEWSARCHIVE_PAGE_WORKERS = 0
+# Worker processes that parse and extract the pages; 0 does it in the crawl process. By
+# default one per usable core where there are several, none on one core.
+NEWSARCHIVE_PAGE_WORKERS = default_workers()
 
 # A finished crawl exits with status 3 (archive.exitcodes.FAILURES) when nothing could be
 # fetched, or when more than this share of its requests failed.
@@ -95,6 +100,10 @@ NEWSARCHIVE_STOP_GRACE = 2.0
 NEWSARCHIVE_DB_RETRY_FOR = 300.0
 # Seconds between updates of the running crawl's counts in its run record.
 NEWSARCHIVE_RUN_UPDATE_INTERVAL = 2.0
+# Articles are stored in batches, one transaction each: a batch is stored once it holds this
+# many articles, or this many seconds after its first one came (what a killed crawl loses).
+NEWSARCHIVE_STORE_BATCH = 200
+NEWSARCHIVE_STORE_INTERVAL = 1.0
 
 # What one page or site may cost the crawl; each limit is logged once when it is reached.
 # Links taken from one page (the first ones, in document order):

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
 
 from lxml.html import HtmlElement
-
-from crawler.items import ArticleItem
 
 # Tags that never hold article prose, whatever their size.
 NON_TEXT_TAGS = frozenset(
@@ -270,25 +268,58 @@ def _leaf_blocks(body: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
 
     Only innermost blocks count: a template widget is gone once its paragraphs are, and
     reading every container's text as well would cost time quadratic in the page's depth.
+    One walk up from each block to the nearest enclosing one finds the containers.
     """
-    for element in body.iter(*BLOCK_TAGS):
-        if next(islice(element.iter(*BLOCK_TAGS), 1, None), None) is not None:
+    blocks = list(body.iter(*BLOCK_TAGS))
+    containers = set()
+    for element in blocks:
+        parent = element.getparent()
+        while parent is not None:
+            if parent.tag in BLOCK_TAGS:
+                containers.add(parent)
+                break
+            parent = parent.getparent()
+    for element in blocks:
+        if element in containers:
             continue
         text = element.text_content()
         if len(text) <= MAX_TEMPLATE_BLOCK and text.strip():
             yield element, text
 
 
-def block_fingerprints(body: HtmlElement) -> set[str]:
-    """Fingerprints of the blocks of a page, for learning what repeats across a site."""
-    return {fingerprint(text) for _, text in _leaf_blocks(body)}
+def page_blocks(body: HtmlElement) -> list[tuple[HtmlElement, str]]:
+    """The page's innermost text blocks with their fingerprints, in one walk: what a site's
+    template learns from the page and what stripping the template removes."""
+    return [(element, fingerprint(text)) for element, text in _leaf_blocks(body)]
 
 
-def strip_template(body: HtmlElement, template: frozenset[str]) -> None:
-    """Remove the blocks whose fingerprint is in the site's template."""
-    for element, text in list(_leaf_blocks(body)):
-        if fingerprint(text) in template:
+def strip_template(blocks: list[tuple[HtmlElement, str]], template: frozenset[str]) -> None:
+    """Remove the blocks (see page_blocks) whose fingerprint is in the site's template."""
+    for element, key in blocks:
+        if key in template:
             _drop(element)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    """What one page needs of its site's template, as it stands before the page: enough to
+    tell which of the page's blocks are template once the page itself is counted.
+
+    It is small and plain, so that it travels with the page to a worker process.
+    """
+
+    pages: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+    new_page: bool = True
+    min_pages: int = 3
+    min_share: float = 0.5
+
+    def template_of(self, fingerprints: Iterable[str]) -> frozenset[str]:
+        """The page's blocks that are the site's template, the page counted."""
+        extra = int(self.new_page)
+        needed = max(self.min_pages, self.min_share * (self.pages + extra))
+        counts = self.counts
+        return frozenset(key for key in fingerprints if counts.get(key, 0) + extra >= needed)
 
 
 class SiteTemplate:
@@ -307,22 +338,20 @@ class SiteTemplate:
         self.min_share = min_share
         self._pages: set[str] = set()
         self._counts: Counter[str] = Counter()
+        # Blocks at most one page short of min_pages: the only ones a page can make template.
         self._repeated: set[str] = set()
-        self._blocks: frozenset[str] | None = frozenset()
         self._next_pruning = FIRST_PRUNING
 
-    def learn(self, tree: HtmlElement, url: str) -> None:
+    def learn(self, url: str, fingerprints: Iterable[str]) -> None:
+        """Count the blocks of the page at `url` (see page_blocks), once per page."""
         if url in self._pages:
             return
-        body = tree.find("body")
-        if body is None:
-            return
         self._pages.add(url)
-        for key in block_fingerprints(body):
-            self._counts[key] += 1
-            if self._counts[key] >= self.min_pages:
+        counts = self._counts
+        for key in fingerprints:
+            counts[key] += 1
+            if counts[key] >= self.min_pages - 1:
                 self._repeated.add(key)
-        self._blocks = None
         if len(self._pages) >= self._next_pruning:
             self._prune()
 
@@ -333,23 +362,20 @@ class SiteTemplate:
         self._next_pruning *= 2
 
     @property
+    def pages(self) -> int:
+        """The number of pages learned from."""
+        return len(self._pages)
+
+    @property
     def blocks(self) -> frozenset[str]:
-        if self._blocks is None:
-            needed = max(self.min_pages, self.min_share * len(self._pages))
-            self._blocks = frozenset(key for key in self._repeated if self._counts[key] >= needed)
-        return self._blocks
+        """The fingerprints of the site's template as learned so far."""
+        needed = max(self.min_pages, self.min_share * len(self._pages))
+        return frozenset(key for key in self._repeated if self._counts[key] >= needed)
 
-
-class SiteTemplatePipeline:
-    """Learns each site's template from every page of a crawl, listings included, and hands
-    the template to extraction with the item."""
-
-    def __init__(self) -> None:
-        self.templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
-
-    def process_item(self, item: object) -> object:
-        if isinstance(item, ArticleItem) and item.tree is not None:
-            template = self.templates[item.site]
-            template.learn(item.tree, item.url)
-            item.template = template.blocks
-        return item
+    def view(self, url: str) -> TemplateView:
+        """The template as the page at `url` sees it."""
+        new_page = url not in self._pages
+        needed = max(self.min_pages, self.min_share * (len(self._pages) + new_page))
+        counts = self._counts
+        near = {key: counts[key] for key in self._repeated if counts[key] + new_page >= needed}
+        return TemplateView(len(self._pages), near, new_page, self.min_pages, self.min_share)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from copy import deepcopy
 from dataclasses import dataclass
 
 import trafilatura
@@ -12,6 +11,7 @@ from lxml.html import HtmlElement
 
 from pipelines.boilerplate import (
     normalize,
+    page_blocks,
     strip_furniture,
     strip_template,
     unwrap_layout_tables,
@@ -174,28 +174,39 @@ def _without_page_furniture(text: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def clean_body(tree: HtmlElement, template: frozenset[str]) -> HtmlElement | None:
-    """A copy of the page with generic and site-specific boilerplate removed."""
-    page = deepcopy(tree)
-    body = page.find("body")
+def clean_body(
+    tree: HtmlElement,
+    template: frozenset[str],
+    blocks: list[tuple[HtmlElement, str]] | None = None,
+) -> HtmlElement | None:
+    """The page with generic and site-specific boilerplate removed, in place; `blocks` are
+    the page's text blocks (page_blocks) if they were found already."""
+    body = tree.find("body")
     if body is None:
         return None
     if template:
-        strip_template(body, template)
+        strip_template(page_blocks(body) if blocks is None else blocks, template)
     strip_furniture(body)
     unwrap_layout_tables(body)
-    return page
+    return tree
 
 
 def extract_content(
-    tree: HtmlElement, url: str, *, template: frozenset[str] = frozenset()
+    tree: HtmlElement,
+    url: str,
+    *,
+    template: frozenset[str] = frozenset(),
+    blocks: list[tuple[HtmlElement, str]] | None = None,
 ) -> MainContent:
-    """The main content of a parsed page; empty text when the page has none.
+    """The main content of a parsed page; empty text when the page has none. The tree is
+    cleaned in place on the way.
 
-    `template` holds fingerprints of blocks known to repeat on the site (see SiteTemplate).
+    `template` holds fingerprints of blocks known to repeat on the site (see SiteTemplate),
+    `blocks` the page's text blocks if they were found already (see page_blocks).
     """
     title = find_title(tree)
-    page = clean_body(tree, template)
+    author = find_author(tree)
+    page = clean_body(tree, template, blocks)
     text = ""
     if page is not None:
         document = trafilatura.bare_extraction(
@@ -212,5 +223,5 @@ def extract_content(
     return MainContent(
         title=title,
         text=_without_title(text, title),
-        author=find_author(tree),
+        author=author,
     )

@@ -8,9 +8,6 @@ import re
 
 import numpy as np
 
-from crawler.items import ArticleItem
-from pipelines.stage import PageStage
-
 SHINGLE_WORDS = 4
 NUM_PERM = 64
 BANDS = 16
@@ -85,10 +82,3 @@ def band_keys(signature: bytes) -> list[str]:
 
 def estimated_jaccard(first: bytes, second: bytes) -> float:
     return float(np.mean(np.frombuffer(first, "<u4") == np.frombuffer(second, "<u4")))
-
-
-class FingerprintPipeline(PageStage):
-    @staticmethod
-    def apply(item: ArticleItem) -> None:
-        item.content_hash = content_hash(item.title, item.text)
-        item.minhash = minhash_signature(item.text)

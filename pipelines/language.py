@@ -20,9 +20,6 @@ from typing import NamedTuple
 from langdetect import DetectorFactory, LangDetectException
 from langdetect.detector_factory import PROFILES_DIRECTORY
 
-from crawler.items import ArticleItem
-from pipelines.stage import PageStage
-
 UNDETERMINED = "und"
 
 # The dominant language of a page shows well within its first 20,000 characters.
@@ -355,10 +352,3 @@ def _langdetect(sample: str, odds: Scores) -> str:
     except LangDetectException:
         return ""
     return "" if lang == detector.UNKNOWN_LANG else lang.partition("-")[0]
-
-
-class LanguagePipeline(PageStage):
-    @staticmethod
-    def apply(item: ArticleItem) -> None:
-        item.lang = detect_language(item.text)
-        item.title_lang = detect_language(item.title)

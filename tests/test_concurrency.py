@@ -19,11 +19,12 @@ from archive.store import (
     MAX_URL_BYTES,
     ArchiveWriter,
     ArticleRejected,
+    FetchFailure,
     Outcome,
     RunCounts,
     archive_url_key,
 )
-from crawler.items import ArticleItem, FetchFailure
+from pipelines.article import ExtractedArticle
 from pipelines.dedup import content_hash, minhash_signature
 
 WRITERS = 4
@@ -36,13 +37,12 @@ PROCESSES.set_forkserver_preload([__name__])
 BARRIER_TIMEOUT = 60
 
 
-def news_item(site: str, url: str, title: str, text: str, **extra) -> ArticleItem:
+def news_item(site: str, url: str, title: str, text: str, **extra) -> ExtractedArticle:
     fields = {"canonical_url": url, "lang": "ru", "published": dt.date(2026, 11, 25)} | extra
     if "minhash" not in fields:
         fields["minhash"] = minhash_signature(text)
-    return ArticleItem(
+    return ExtractedArticle(
         url=url,
-        html="",
         site=site,
         fetched_at=FETCHED,
         title=title,
@@ -61,7 +61,7 @@ def body(number: int, edition: int) -> str:
     )
 
 
-def portal_item(repetition: int, number: int, edition: int, writer: int) -> ArticleItem:
+def portal_item(repetition: int, number: int, edition: int, writer: int) -> ExtractedArticle:
     """One of the articles every writer saves: reached by its canonical URL or by its id,
     and through a shortlink of the writer's own."""
     canonical = f"https://portal.example/news/{repetition}/item-{number}/"
@@ -76,9 +76,10 @@ def portal_item(repetition: int, number: int, edition: int, writer: int) -> Arti
     )
 
 
-def crawl_at_once(db_url: str, writer: int, barrier, results) -> None:
+def crawl_at_once(db_url: str, writer: int, batched: bool, barrier, results) -> None:
     """Every writer saves the same articles at the same moment, twice per repetition: the
-    first edition, then, after all have saved it, the second."""
+    first edition, then, after all have saved it, the second. Batched, each edition is one
+    batch, in the opposite order for every other writer."""
     try:
         archive = ArchiveWriter(open_archive(db_url))
         for repetition in range(REPETITIONS):
@@ -86,9 +87,12 @@ def crawl_at_once(db_url: str, writer: int, barrier, results) -> None:
             run_id = archive.start_run([f"portal-{repetition}"])
             outcomes = Counter()
             for edition in (1, 2):
-                for number in range(ARTICLES):
-                    item = portal_item(repetition, number, edition, writer)
-                    outcomes[archive.save(item, run_id)] += 1
+                numbers = range(ARTICLES)[:: -1 if writer % 2 else 1]
+                items = [portal_item(repetition, n, edition, writer) for n in numbers]
+                if batched:
+                    outcomes.update(archive.save_many(items, run_id))
+                else:
+                    outcomes.update(archive.save(item, run_id) for item in items)
                 archive.update_run_counts(run_id, RunCounts(pages_fetched=sum(outcomes.values())))
                 barrier.wait(BARRIER_TIMEOUT)
             archive.record_failures(
@@ -128,9 +132,12 @@ def run_processes(target, args_for, count: int) -> list[tuple]:
     return reported
 
 
-def test_writers_of_the_same_articles_at_once_make_one_article_each(db_url: str) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["one by one", "in batches"])
+def test_writers_of_the_same_articles_at_once_make_one_article_each(
+    db_url: str, batched: bool
+) -> None:
     open_archive(db_url).dispose()
-    reported = run_processes(crawl_at_once, lambda writer: (db_url, writer), WRITERS)
+    reported = run_processes(crawl_at_once, lambda writer: (db_url, writer, batched), WRITERS)
     assert len(reported) == WRITERS * REPETITIONS
 
     engine = open_archive(db_url)

@@ -182,6 +182,21 @@ def _children(pid: int) -> set[int]:
     return {int(child) for task in tasks for child in (task / "children").read_text().split()}
 
 
+def _descendants(pid: int) -> set[int]:
+    children = _children(pid)
+    return children.union(*(_descendants(child) for child in children))
+
+
+def _page_workers(pid: int) -> set[int]:
+    """The page workers of a crawl: the children of its fork server (pipelines.workers)."""
+    servers = [
+        child
+        for child in _children(pid)
+        if b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+    return set().union(*(_children(server) for server in servers))
+
+
 def _wait_for_exit(pids: set[int], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while (alive := {pid for pid in pids if Path(f"/proc/{pid}").exists()}) and (
@@ -204,10 +219,11 @@ def test_killed_crawl_resumes_without_duplicates_or_downloads(
     while _the_run(db_url).articles_new < len(ARTICLES) - 1:
         assert time.monotonic() < deadline, "the run record does not keep up"
         time.sleep(0.05)
-    children = _children(crawl.pid)  # the page workers and multiprocessing's helper
+    workers_seen = _page_workers(crawl.pid)
+    children = _descendants(crawl.pid)  # the page workers and multiprocessing's helpers
     crawl.kill()
     crawl.wait(timeout=30)
-    assert len(children) >= int(workers)
+    assert len(workers_seen) == int(workers)
     _wait_for_exit(children)
     held_site.handler.release.set()
     held_site.requested_paths.clear()
@@ -235,11 +251,7 @@ def test_a_dead_page_worker_is_replaced_and_no_page_is_lost(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     crawl = start_held_crawl(held_site, db_url, tmp_path, "-s", "NEWSARCHIVE_PAGE_WORKERS=2")
-    workers = [
-        pid
-        for pid in _children(crawl.pid)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    workers = sorted(_page_workers(crawl.pid))
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
     _wait_for_exit({workers[0]})

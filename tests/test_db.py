@@ -21,7 +21,7 @@ from archive.db import (
 )
 from archive.models import Base
 from archive.store import ArchiveWriter, Outcome, archive_url_key
-from crawler.items import ArticleItem
+from pipelines.article import ExtractedArticle
 from pipelines.dedup import content_hash
 from pipelines.urls import url_key
 
@@ -155,9 +155,8 @@ def test_upgrade_bounds_url_keys_too_long_to_index(tmp_path: Path) -> None:
         assert connection.scalars(text("SELECT url_key FROM article_urls")).all() == [
             archive_url_key(long_url)
         ]
-    item = ArticleItem(
+    item = ExtractedArticle(
         url=long_url,
-        html="",
         site="portal",
         fetched_at=dt.datetime(2026, 11, 25, tzinfo=dt.UTC),
         canonical_url=long_url,

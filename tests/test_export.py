@@ -15,11 +15,12 @@ from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
 from archive import export as export_module
+from archive.cli.export import export_command
+from archive.cli.stats import stats_command
 from archive.db import open_archive
-from archive.export import EXPORT_FIELDS, SCHEMA_DIR, export_command
-from archive.stats import stats_command
+from archive.export import EXPORT_FIELDS, SCHEMA_DIR
 from archive.store import ArchiveWriter, RunCounts
-from crawler.items import ArticleItem
+from pipelines.article import ExtractedArticle
 from pipelines.dedup import content_hash, minhash_signature
 
 FETCHED = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
@@ -45,10 +46,9 @@ def make_item(
     published: dt.date | None = dt.date(2026, 11, 24),
     fetched_at: dt.datetime = FETCHED,
     **extra,
-) -> ArticleItem:
-    return ArticleItem(
+) -> ExtractedArticle:
+    return ExtractedArticle(
         url=url,
-        html="",
         site=site,
         fetched_at=fetched_at,
         canonical_url=url,
@@ -63,7 +63,7 @@ def make_item(
     )
 
 
-def changed_most() -> ArticleItem:
+def changed_most() -> ExtractedArticle:
     return make_item(
         MOST,
         "Мост",

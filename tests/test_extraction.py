@@ -7,10 +7,8 @@ from trafilatura.utils import load_html
 
 from archive.cli import DEMO_PORTAL
 from pipelines.classify import read_page_signals
-from pipelines.extraction import ExtractionPipeline
 from pipelines.language import detect_language
-from pipelines.page import extract_page, new_item
-from pipelines.stage import NotAnArticle
+from pipelines.page import Page, SiteOptions, extract_page, process_page
 
 BASE = "http://portal.example"
 
@@ -47,12 +45,25 @@ def test_non_articles_are_rejected_with_a_reason(path: str, reason: str) -> None
     assert rejection is not None and reason in rejection
 
 
-def test_a_stage_fills_in_the_item_or_says_why_it_is_no_article() -> None:
-    article = new_item(page("/news/investitsionnyy-forum-2026/"), BASE + "/news/x/")
-    ExtractionPipeline.apply(article)
-    assert article.title.startswith("На Заречном инвестиционном форуме")
-    with pytest.raises(NotAnArticle, match="og:type is 'website'"):
-        ExtractionPipeline.apply(new_item(page("/news/"), BASE + "/news/"))
+def test_the_processor_gives_the_article_with_what_the_crawl_needs() -> None:
+    result = process_page(Page(BASE + "/news/", page("/news/").encode(), "text/html"))
+    assert result.rejection is not None and "og:type is 'website'" in result.rejection
+    assert BASE + "/news/investitsionnyy-forum-2026/" in result.links.pages
+    assert result.listing_dates[BASE + "/news/investitsionnyy-forum-2026/"].year == 2026
+    assert result.blocks
+    url = BASE + "/news/investitsionnyy-forum-2026/"
+    result = process_page(Page(url, page("/news/investitsionnyy-forum-2026/")), SiteOptions("demo"))
+    assert result.rejection is None
+    assert result.article.title.startswith("На Заречном инвестиционном форуме")
+    assert (result.article.site, result.article.lang) == ("demo", "ru")
+
+
+def test_pages_outside_the_article_url_pattern_are_no_articles() -> None:
+    url = BASE + "/news/investitsionnyy-forum-2026/"
+    site = SiteOptions("demo", article_url_pattern="/stories/")
+    result = process_page(Page(url, page("/news/investitsionnyy-forum-2026/")), site)
+    assert "article_url_pattern" in result.rejection
+    assert result.links.pages
 
 
 @pytest.mark.parametrize("html", ["", "\x00\x01\x02binary", "<html><body></body></html>"])

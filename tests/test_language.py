@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from crawler.items import ArticleItem
-from pipelines.language import LanguagePipeline, detect_language
+from pipelines.language import detect_language
 
 CONSENT = (
     "Я даю согласие на обработку персональных данных.\n"
@@ -82,15 +79,3 @@ def test_text_without_words_is_undetermined(text: str) -> None:
 )
 def test_same_text_same_answer(text: str) -> None:
     assert len({detect_language(text) for _ in range(5)}) == 1
-
-
-def test_pipeline_sets_the_language_of_the_item() -> None:
-    item = ArticleItem(
-        url="http://portal.example/news/1/",
-        html="",
-        site="portal",
-        fetched_at=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
-        text="Губернатор открыл новый завод в индустриальном парке.",
-    )
-    LanguagePipeline.apply(item)
-    assert item.lang == "ru"

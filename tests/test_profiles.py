@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.profiles import ProfileError, load_profile, load_profiles
+from archive.profiles import ProfileError, load_profile, load_profiles
 
 VALID = 'name = "a"\nallowed_domains = ["a.ru"]\n[start_urls]\nru = ["https://a.ru/"]\n'
 
@@ -15,7 +15,7 @@ def test_bundled_profiles_load() -> None:
     profiles = load_profiles()
     assert {"investkaluga", "arrko"} <= set(profiles)
     kaluga = profiles["investkaluga"]
-    assert kaluga.allowed_domains == ("investkaluga.com",)
+    assert kaluga.options.allowed_domains == ("investkaluga.com",)
     assert set(kaluga.start_urls) == {"ru", "en"}
 
 
@@ -135,7 +135,7 @@ def test_a_profile_on_international_domains_compares_their_idna_form(tmp_path: P
         encoding="utf-8",
     )
     profile = load_profiles(tmp_path)["rf"]
-    assert profile.allowed_domains == ("xn--e1afmkfd.xn--p1ai",)
+    assert profile.options.allowed_domains == ("xn--e1afmkfd.xn--p1ai",)
     assert profile.start_urls["ru"][0] == "https://новости.пример.рф/"
 
 

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, text
 
+from archive.cli.search import search_command
 from archive.db import create_archive_engine, open_archive, upgrade_schema
 from archive.models import Article
-from archive.search import SearchQueryError, index_article, reindex_all, search, search_command
+from archive.search import SearchQueryError, index_article, reindex_all, search
 from archive.store import ArchiveWriter
-from crawler.items import ArticleItem
+from pipelines.article import ExtractedArticle
 from pipelines.dedup import content_hash, minhash_signature
 
 FETCHED = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
@@ -75,9 +76,8 @@ def save(
     """Store an article and index it, as ArchiveWriter.save is meant to."""
     url = f"https://{site}.ru/news/{key}/"
     ArchiveWriter(engine).save(
-        ArticleItem(
+        ExtractedArticle(
             url=url,
-            html="",
             site=site,
             fetched_at=FETCHED,
             canonical_url=url,

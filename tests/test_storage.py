@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from scrapy import signals
+from scrapy.core.engine import ExecutionEngine
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+from sqlalchemy import create_engine, func, select
 
-from archive.db import session_factory
+from archive.db import open_archive, session_factory
 from archive.localsite import LocalSite
-from archive.models import Article, CrawlRun
-from crawler.storage import run_status
-from tests.conftest import OwnPostgres, start_held_crawl
+from archive.models import Article, CrawlFailure, CrawlRun
+from crawler.run import crawl_settings
+from crawler.storage import StoragePipeline, run_status
+from tests.conftest import (
+    FAST_CRAWL,
+    HELD_PAGE,
+    NEWSARCHIVE,
+    OwnPostgres,
+    run_cli,
+    start_held_crawl,
+)
 from tests.test_crawl import ARTICLES
+from tests.test_store import BRIDGE, RELEASE, make_item
 
 ANSWERED = {
     "downloader/response_status_count/200": 6,
@@ -98,3 +114,145 @@ def test_a_database_down_past_the_limit_stops_the_crawl_with_exit_code_4(
     assert "archive database unreachable for 1 s, stopping the crawl" in log
     assert "Traceback" not in log
     assert lines[-1].startswith("Error: cannot read the crawl's run records:")
+
+
+def _stored_urls(db_url: str) -> set[str]:
+    engine = open_archive(db_url)
+    try:
+        with session_factory(engine)() as session:
+            return set(session.scalars(select(Article.canonical_url)))
+    finally:
+        engine.dispose()
+
+
+def _crawler(db_url: str, overrides: dict[str, str]):
+    """A crawler with the project's settings of the archive and an engine that does not
+    crawl: the test hands the items to the pipeline."""
+    settings = crawl_settings(db_url, overrides).copy_to_dict()
+    crawler = get_crawler(
+        settings_dict={name: value for name, value in settings.items() if "NEWSARCHIVE" in name}
+    )
+    crawler.engine = ExecutionEngine(crawler, lambda _: None)
+    return crawler
+
+
+def test_the_pipeline_passes_articles_on_only_once_their_batch_is_stored(
+    tmp_path: Path,
+) -> None:
+    """A batch is stored once it is full (or when the crawl ends); an article the archive
+    refuses fails alone; every other goes on to later pipelines only once stored."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    overrides = {"NEWSARCHIVE_STORE_BATCH": "4", "NEWSARCHIVE_STORE_INTERVAL": "600"}
+    urls = [f"https://example.ru/news/{n}/" for n in range(6)]
+    items = [make_item(url, f"Новость {n}", f"{RELEASE} Номер {n}.") for n, url in enumerate(urls)]
+    items[2].content_hash = None
+    passed_on: dict[str, bool] = {}
+
+    async def crawl() -> list:
+        crawler = _crawler(db_url, overrides)
+        pipeline = StoragePipeline.from_crawler(crawler)
+        pipeline.open_spider()
+
+        def process(item):
+            def went_on(task: asyncio.Task) -> None:
+                if not task.exception():
+                    passed_on[item.url] = item.url in _stored_urls(db_url)
+
+            task = asyncio.ensure_future(pipeline.process_item(item))
+            task.add_done_callback(went_on)
+            return task
+
+        first = [process(item) for item in items[:3]]
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in first)
+        assert _stored_urls(db_url) == set()
+        full = [*first, process(items[3])]
+        results = await asyncio.gather(*full, return_exceptions=True)
+        assert _stored_urls(db_url) == {urls[0], urls[1], urls[3]}
+        last = [process(item) for item in items[4:]]
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in last)
+        pipeline.spider_closed(crawler.spider, "finished")
+        results += await asyncio.gather(*last, return_exceptions=True)
+        await crawler.signals.send_catch_log_async(signals.engine_stopped)
+        return results
+
+    results = asyncio.run(crawl())
+    assert [type(result) for result in results] == [type(items[0])] * 2 + [DropItem] + [
+        type(items[0])
+    ] * 3
+    assert "not stored" in str(results[2]) and urls[2] in str(results[2])
+    assert passed_on == dict.fromkeys([urls[0], urls[1], urls[3], urls[4], urls[5]], True)
+    with session_factory(open_archive(db_url))() as session:
+        run = session.scalars(select(CrawlRun)).one()
+        assert (run.articles_new, run.errors) == (5, 1)
+        failure = session.scalars(select(CrawlFailure)).one()
+        assert failure.url == urls[2] and failure.reason.startswith("not stored: ")
+        assert session.scalar(select(func.count(Article.id))) == 5
+
+
+def test_articles_waiting_for_their_batch_are_stored_after_the_interval_or_a_stop(
+    tmp_path: Path,
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+
+    async def crawl(overrides: dict[str, str], stop: bool) -> None:
+        crawler = _crawler(db_url, overrides)
+        pipeline = StoragePipeline.from_crawler(crawler)
+        pipeline.open_spider()
+        number = len(_stored_urls(db_url))
+        item = make_item(f"https://example.ru/news/{number}/", "Мост", f"{BRIDGE} {number}")
+        task = asyncio.ensure_future(pipeline.process_item(item))
+        if stop:
+            await asyncio.sleep(0.1)
+            pipeline.stop_requested()
+        assert await asyncio.wait_for(task, 30) is item
+        pipeline.spider_closed(crawler.spider, "shutdown")
+        await crawler.signals.send_catch_log_async(signals.engine_stopped)
+
+    asyncio.run(crawl({"NEWSARCHIVE_STORE_INTERVAL": "0.05"}, stop=False))
+    asyncio.run(crawl({"NEWSARCHIVE_STORE_INTERVAL": "600"}, stop=True))
+    assert len(_stored_urls(db_url)) == 2
+
+
+def test_a_crawl_in_small_batches_stores_every_article(db_url: str, demo_site) -> None:
+    result = run_cli(
+        "crawl", "--start-url", demo_site.base_url + "/", "--db", db_url, *FAST_CRAWL,
+        "-s", "NEWSARCHIVE_STORE_BATCH=2", "-s", "NEWSARCHIVE_STORE_INTERVAL=0.2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "articles new 7, updated 0, unchanged 0" in result.stdout
+    assert _stored_urls(db_url) == {demo_site.base_url + path for path in ARTICLES}
+
+
+def test_ctrl_c_stores_the_articles_waiting_for_their_batch(
+    tmp_path: Path, held_site: LocalSite
+) -> None:
+    """With batches that would wait ten minutes, a stopped crawl still stores every article
+    it has."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    crawl = subprocess.Popen(
+        [
+            *NEWSARCHIVE, "crawl", "--start-url", held_site.base_url + "/", "--db", db_url,
+            *FAST_CRAWL, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=DEBUG",
+            "-s", "NEWSARCHIVE_STORE_BATCH=1000", "-s", "NEWSARCHIVE_STORE_INTERVAL=600",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(crawl.stderr), daemon=True)
+    reader.start()
+    _wait_for_line(lines, f"({len(ARTICLES) - 1} waiting)")
+    assert held_site.handler.arrived.wait(60)
+    assert _stored_urls(db_url) == set()
+    crawl.send_signal(signal.SIGINT)
+    crawl.wait(timeout=60)
+    reader.join(10)
+    assert crawl.returncode == 130, "".join(lines[-20:])
+    with session_factory(open_archive(db_url))() as session:
+        run = session.scalars(select(CrawlRun)).one()
+        urls = set(session.scalars(select(Article.canonical_url)))
+    assert (run.status, run.articles_new) == ("interrupted", len(ARTICLES) - 1)
+    assert urls == {held_site.base_url + path for path in ARTICLES} - {
+        held_site.base_url + HELD_PAGE
+    }

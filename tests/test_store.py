@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, make_url, select, text
+from sqlalchemy import create_engine, event, func, insert, make_url, select, text
 
 from archive.db import open_archive, session_factory
 from archive.export import iter_export_records
-from archive.models import Article, ArticleBand, ArticleVersion, CrawlRun
+from archive.models import Article, ArticleBand, ArticleVersion, CrawlRun, Site
+from archive.search import search
 from archive.store import (
     ArchiveUnreachable,
     ArchiveWriter,
     ArticleRejected,
+    FetchFailure,
     Outcome,
     RunCounts,
     archive_url_key,
+    duplicate_lookup,
 )
-from crawler.items import ArticleItem, FetchFailure
-from pipelines.dedup import content_hash, minhash_signature
+from pipelines.article import ExtractedArticle
+from pipelines.dedup import BANDS, band_keys, content_hash, minhash_signature
 
 FETCHED = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
 
 
-def make_item(url: str, title: str, text: str, lang: str = "ru", **extra) -> ArticleItem:
-    return ArticleItem(
+def make_item(url: str, title: str, text: str, lang: str = "ru", **extra) -> ExtractedArticle:
+    return ExtractedArticle(
         url=url,
-        html="",
         site="example",
         fetched_at=FETCHED,
         canonical_url=url,
@@ -242,23 +245,193 @@ def _plan(connection, query) -> str:
     return "\n".join(row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
 
 
-def test_duplicate_lookups_are_index_range_scans(db_url: str) -> None:
+def test_the_duplicate_lookup_reads_bounded_index_ranges(db_url: str) -> None:
+    """Even where 2,000 articles share a MinHash band (and 40 a text), the planner (with
+    statistics) reads the first few entries of each index range, sorting nothing, and the
+    candidates by primary key."""
     engine = open_archive(db_url)
-    exact = (
-        select(Article.id)
-        .where(Article.content_hash == "ab" * 32, Article.id < 1000)
-        .order_by(Article.id)
-        .limit(1)
-    )
-    band = (
-        select(ArticleBand.article_id)
-        .where(ArticleBand.band_key == "00" + "f" * 16, ArticleBand.article_id < 1000)
-        .order_by(ArticleBand.article_id)
-        .limit(8)
-    )
+    signature = minhash_signature(RELEASE)
+    shared_band, shared_text = band_keys(signature)[0], "ab" * 32
     with engine.begin() as connection:
-        exact_plan, band_plan = _plan(connection, exact), _plan(connection, band)
-    assert "ix_articles_content_hash_id" in exact_plan
-    assert "ix_article_bands_band_key_article_id" in band_plan
-    for plan in (exact_plan, band_plan):
-        assert "TEMP B-TREE" not in plan and "Sort" not in plan and "SCAN" not in plan
+        site_id = connection.execute(
+            insert(Site).values(name="example").returning(Site.id)
+        ).scalar_one()
+        ids = connection.scalars(
+            insert(Article).returning(Article.id),
+            [
+                {
+                    "site_id": site_id,
+                    "canonical_url": f"https://example.ru/news/{n}/",
+                    "url": f"https://example.ru/news/{n}/",
+                    "lang": "ru",
+                    "text": "",
+                    "content_hash": shared_text if n % 50 == 7 else f"{n:064x}",
+                }
+                for n in range(2000)
+            ],
+        ).all()
+        connection.execute(
+            insert(ArticleBand),
+            [{"article_id": id_, "band_key": shared_band} for id_ in ids]
+            + [{"article_id": id_, "band_key": f"99{id_:016x}"} for id_ in ids],
+        )
+        connection.execute(text("ANALYZE"))
+    for before in (None, ids[1500]):
+        with engine.begin() as connection:
+            query, params = duplicate_lookup(shared_text, signature, before)
+            plan = _plan(connection, query.params(params))
+        assert plan.count("ix_articles_content_hash_id") == 1, plan
+        assert plan.count("ix_article_bands_band_key_article_id") == BANDS, plan
+        slow = ("Sort", "Seq Scan", "Bitmap", "Merge", "Filter", "TEMP B-TREE", "SCAN article")
+        assert not [step for step in slow if step in plan], plan
+
+
+BRIDGE = (
+    "В Крутогорске открыли новый мост через реку Зорю. Его строительство заняло два года "
+    "и обошлось краевому бюджету в 3,1 миллиарда рублей. Длина моста составляет 640 "
+    "метров, по нему проходят четыре полосы движения и велосипедная дорожка. Старый мост "
+    "закроют на капитальный ремонт, который продлится до конца следующего года."
+)
+
+
+def _statements(engine) -> list[str]:
+    """Every statement the engine sends from now on, and COMMIT for each commit."""
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    event.listen(engine, "commit", lambda _connection: sent.append("COMMIT"))
+    return sent
+
+
+def _count(statements: list[str], start: str) -> int:
+    return sum(statement.startswith(start) for statement in statements)
+
+
+def test_a_batch_is_one_transaction_with_a_savepoint_per_article(db_url: str) -> None:
+    engine = open_archive(db_url)
+    writer = ArchiveWriter(engine)
+    original = "https://example.ru/news/zavod/"
+    writer.save(make_item(original, "Завод", RELEASE))
+    run_id = writer.start_run(["example"])
+    sent = _statements(engine)
+    bridge = "https://example.ru/news/most/"
+    near = "https://example.ru/news/most-2/"
+    copy = "https://copies.example/zavod/"
+    en = "https://example.ru/en/news/bridge/"
+    items = [
+        make_item(bridge, "Мост", BRIDGE),
+        make_item(copy, "Завод", RELEASE),
+        make_item(near, "Мост открыт", "Крутогорск. " + BRIDGE),
+        make_item(bridge, "Мост", BRIDGE, requested_urls=("https://clck.example/most",)),
+        make_item(bridge, "Мост", BRIDGE + " Мост освятили.", alternates={"en": en}),
+    ]
+    outcomes = writer.save_many(items, run_id)
+    new, unchanged, updated = Outcome.NEW, Outcome.UNCHANGED, Outcome.UPDATED
+    assert outcomes == [new, new, new, unchanged, updated]
+
+    assert _count(sent, "COMMIT") == 1
+    assert _count(sent, "SAVEPOINT") == _count(sent, "RELEASE SAVEPOINT") == len(items)
+    if engine.dialect.name == "sqlite":
+        assert sent[0] == "BEGIN IMMEDIATE"
+    else:
+        assert _count(sent, "SELECT count(pg_advisory_xact_lock(") == 1
+    # A new article is one INSERT of its row, which knows what it duplicates; a new or
+    # changed text is one duplicate lookup.
+    assert _count(sent, "INSERT INTO articles ") == 3
+    assert _count(sent, "UPDATE articles SET duplicate_of_id") == 0
+    assert _count(sent, "SELECT articles.id, articles.content_hash, articles.minhash") == 4
+
+    records = {r["canonical_url"]: r for r in iter_export_records(engine)}
+    assert records[copy]["duplicate_of"] == original
+    assert records[near]["duplicate_of"] == bridge
+    assert records[bridge]["duplicate_of"] is None
+    with session_factory(engine)() as session:
+        article = session.scalars(select(Article).where(Article.canonical_url == bridge)).one()
+        assert [(v.version, v.text) for v in article.versions] == [
+            (1, BRIDGE),
+            (2, BRIDGE + " Мост освятили."),
+        ]
+        assert {u.url_key for u in article.urls} == {
+            archive_url_key(bridge),
+            "clck.example/most",
+        }
+        assert len(article.bands) == BANDS
+        assert [(a.lang, a.url) for a in article.alternates] == [("en", en)]
+    assert {hit.url for hit in search(engine, "освятили")} == {bridge}
+
+
+def test_an_article_the_database_refuses_is_rolled_back_alone(db_url: str) -> None:
+    engine = open_archive(db_url)
+    writer = ArchiveWriter(engine)
+    theirs = "https://agency.example/news/zavod/"
+    writer.save(dataclasses.replace(make_item(theirs, "Завод", RELEASE), site="agency"))
+    refused = make_item("https://example.ru/news/refused/", "Отказ", "Текст без хеша.")
+    refused.content_hash = None
+    claims = make_item(theirs, "Чужой завод", "Текст о чужом заводе.")
+    urls = [f"https://example.ru/news/{n}/" for n in range(3)]
+    items = [
+        make_item(urls[0], "Первая", BRIDGE),
+        refused,
+        make_item(urls[1], "Вторая", "Вторая новость."),
+        claims,
+        dataclasses.replace(make_item(urls[2], "Третья", "Третья новость."), site="new-site"),
+    ]
+    first, not_null, second, other_site, third = writer.save_many(items)
+    assert (first, second, third) == (Outcome.NEW, Outcome.NEW, Outcome.NEW)
+    assert isinstance(not_null, ArticleRejected)
+    assert "null" in str(not_null).lower() and "\n" not in str(not_null)
+    assert isinstance(other_site, ArticleRejected)
+    assert "another site's article" in str(other_site)
+
+    records = {r["canonical_url"]: r for r in iter_export_records(engine)}
+    assert set(records) == {theirs, *urls}
+    assert records[theirs]["title"] == "Завод"
+    assert records[urls[2]]["site"] == "new-site"
+    assert {hit.url for hit in search(engine, "новость")} == {urls[1], urls[2]}
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count(ArticleVersion.id))) == 4
+    refused.content_hash = content_hash(refused.title, refused.text)
+    assert writer.save_many([refused]) == [Outcome.NEW]
+
+
+def _cut_off_after(engine, articles: int) -> None:
+    """Once `articles` savepoints are released, the database fails the writer for good:
+    PostgreSQL ends its connection, a SQLite file can take no more pages (a full disk)."""
+    released = []
+
+    def cut(connection, cursor, statement, *_args) -> None:
+        if not statement.startswith("RELEASE SAVEPOINT"):
+            return
+        released.append(statement)
+        if len(released) != articles:
+            return
+        if connection.dialect.name == "sqlite":
+            (pages,) = cursor.connection.execute("PRAGMA page_count").fetchone()
+            cursor.connection.execute(f"PRAGMA max_page_count = {pages}")
+            return
+        admin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as other:
+            other.execute(
+                text("SELECT pg_terminate_backend(:pid)"),
+                {"pid": cursor.connection.info.backend_pid},
+            )
+        admin.dispose()
+
+    event.listen(engine, "before_cursor_execute", cut)
+
+
+def test_a_batch_that_loses_the_database_midway_stores_nothing(db_url: str) -> None:
+    engine = open_archive(db_url)
+    writer = ArchiveWriter(engine)
+    items = [
+        make_item(f"https://example.ru/news/{n}/", "Завод", f"{RELEASE} {n}") for n in range(5)
+    ]
+    _cut_off_after(engine, 2)
+    with pytest.raises(ArchiveUnreachable, match="cannot store 5 articles") as error:
+        writer.save_many(items)
+    assert "\n" not in str(error.value)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count(Article.id))) == 0
+        assert session.scalar(select(func.count(Site.id))) == 0
+    engine.dispose()
+    writer = ArchiveWriter(open_archive(db_url))
+    assert writer.save_many(items) == [Outcome.NEW] * len(items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -9,21 +10,15 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from lxml.html import HtmlElement
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.discovery import (
-    feed_entries,
-    is_feed,
-    page_links,
-    robots_sitemaps,
-    sitemap_content,
-)
-from crawler.items import ArticleItem, FetchFailure, KnownArticleUnchanged
+from archive.store import FetchFailure
+from crawler.discovery import feed_entries, is_feed, robots_sitemaps, sitemap_content
+from crawler.items import KnownArticleUnchanged
 from crawler.middlewares import (
     ROBOTS_TXT,
     UNREACHABLE_ERRORS,
@@ -31,20 +26,25 @@ from crawler.middlewares import (
     HostUnreachable,
     RedirectLoop,
     RedirectOffsite,
+    robots_txt_sitemaps,
 )
-from pipelines.dates import listing_dates
-from pipelines.encoding import decode_html
-from pipelines.html import parse_html, too_many_tags
-from pipelines.urls import (
-    canonical_url,
-    is_http_url,
-    is_within_domains,
-    site_name_for,
-    split_url,
-    url_key,
-)
+from crawler.processing import PageProcessor
+from pipelines.boilerplate import SiteTemplate
+from pipelines.links import PageLinks
+from pipelines.page import Page, SiteOptions
+from pipelines.urls import canonical_url, is_http_url, is_within_domains, site_name_for, split_url
 
 LISTING_DATE = "newsarchive_listing_date"
+NOT_ARTICLES_STAT = "newsarchive/pages_not_articles"
+SPIDER_ARGUMENTS = (
+    "start_urls",
+    "site",
+    "allowed_domains",
+    "exclude",
+    "article_url_pattern",
+    "timezone",
+    "drop_selectors",
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Request priorities: higher ones are fetched first.
 LINKED = 1
@@ -79,49 +79,73 @@ def _allowed_ports(start_urls: Iterable[str]) -> frozenset[int | None]:
     return frozenset(_port(url) for url in start_urls)
 
 
-class PortalSpider(Spider):
-    """Finds a portal's pages through its links, feeds and sitemaps, staying on its hosts.
+def site_options(
+    start_urls: str | Iterable[str] | None = None,
+    site: str | None = None,
+    allowed_domains: str | Iterable[str] | None = None,
+    exclude: str | Iterable[str] | None = None,
+    article_url_pattern: str | None = None,
+    timezone: str = "Europe/Moscow",
+    drop_selectors: str | Iterable[str] | None = None,
+) -> SiteOptions:
+    """The options of a site given as spider arguments (lists as comma-separated strings)."""
+    return SiteOptions(
+        name=site or "",
+        start_urls=tuple(_as_list(start_urls)),
+        allowed_domains=tuple(_as_list(allowed_domains)),
+        article_url_pattern=article_url_pattern or None,
+        exclude_url_patterns=tuple(_as_list(exclude)),
+        timezone=timezone,
+        drop_selectors=tuple(_as_list(drop_selectors)),
+    )
 
-    Arguments (also as `scrapy crawl portal -a start_urls=URL,URL -a site=NAME`):
-    start_urls, site (the archive's name for the site), allowed_domains,
-    exclude (regular expressions of URLs never to request), article_url_pattern
-    (a regular expression; when given, only matching pages can be articles), timezone
-    (the site's, for publication dates; Moscow by default), drop_selectors (CSS selectors
-    of blocks to remove before extraction).
+
+def _completed(options: SiteOptions) -> SiteOptions:
+    """The options with canonical start URLs, and the site's name and hosts where none were
+    given: those of the first start URL, and of all start URLs."""
+    start_urls = tuple(canonical_url(url) for url in options.start_urls)
+    if not start_urls:
+        raise ValueError("no start URL given")
+    for url in start_urls:
+        if not is_http_url(url):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+    return dataclasses.replace(
+        options,
+        start_urls=start_urls,
+        name=options.name or site_name_for(start_urls[0]),
+        allowed_domains=options.allowed_domains
+        or tuple(sorted({urlsplit(url).hostname.removeprefix("www.") for url in start_urls})),
+    )
+
+
+class PortalSpider(Spider):
+    """Finds a portal's pages through its links, feeds and sitemaps, staying on its hosts,
+    and hands every page to the page processor (crawler.processing).
+
+    The site is given as `options` (a SiteOptions), or as spider arguments
+    (`scrapy crawl portal -a start_urls=URL,URL -a site=NAME`, see site_options):
+    start_urls, site (the archive's name for the site), allowed_domains, exclude (regular
+    expressions of URLs never to request), article_url_pattern (a regular expression;
+    when given, only matching pages can be articles), timezone (the site's, for
+    publication dates; Moscow by default), drop_selectors (CSS selectors of blocks to
+    remove before extraction).
     """
 
     name = "portal"
 
-    def __init__(
-        self,
-        start_urls: str | Iterable[str] | None = None,
-        site: str | None = None,
-        allowed_domains: str | Iterable[str] | None = None,
-        exclude: str | Iterable[str] | None = None,
-        article_url_pattern: str | None = None,
-        timezone: str = "Europe/Moscow",
-        drop_selectors: str | Iterable[str] | None = None,
-        **kwargs,
-    ) -> None:
+    def __init__(self, options: SiteOptions | None = None, **kwargs) -> None:
+        arguments = {key: kwargs.pop(key) for key in SPIDER_ARGUMENTS if key in kwargs}
         super().__init__(**kwargs)
-        self.start_urls = [canonical_url(url) for url in _as_list(start_urls)]
-        if not self.start_urls:
-            raise ValueError("no start URL given")
-        for url in self.start_urls:
-            if not is_http_url(url):
-                raise ValueError(f"not an http(s) URL: {url!r}")
-        self.allowed_domains = _as_list(allowed_domains) or sorted(
-            {urlsplit(url).hostname.removeprefix("www.") for url in self.start_urls}
-        )
-        self.site = site or site_name_for(self.start_urls[0])
+        self.options = _completed(options or site_options(**arguments))
+        self.start_urls = list(self.options.start_urls)
+        self.allowed_domains = list(self.options.allowed_domains)
+        self.site = self.options.name
         self.site_names = [self.site]
-        self.exclude = [re.compile(pattern) for pattern in _as_list(exclude)]
-        self.article_url_pattern = re.compile(article_url_pattern) if article_url_pattern else None
-        self.timezone = timezone
-        self.site_tz = ZoneInfo(timezone)
-        self.drop_selectors = tuple(_as_list(drop_selectors))
+        self.exclude = [re.compile(pattern) for pattern in self.options.exclude_url_patterns]
+        self.site_tz = ZoneInfo(self.options.timezone)
         self.allowed_ports = _allowed_ports(self.start_urls)
-        self.seen_keys: set[str] = set()
+        self.template = SiteTemplate()
+        self.links_seen: set[str] = set()
         self.sitemaps_requested = 0
         self.sitemap_pages = 0
         self.caps_reached: set[str] = set()
@@ -133,8 +157,13 @@ class PortalSpider(Spider):
         spider.max_links = settings.getint("NEWSARCHIVE_MAX_LINKS_PER_PAGE")
         spider.max_sitemaps = settings.getint("NEWSARCHIVE_MAX_SITEMAPS")
         spider.max_sitemap_pages = settings.getint("NEWSARCHIVE_MAX_SITEMAP_URLS")
-        spider.max_tags = settings.getint("NEWSARCHIVE_MAX_PAGE_TAGS")
+        spider.processor = PageProcessor.from_crawler(crawler)
         return spider
+
+    def keep_drop_selectors(self, selectors: Iterable[str]) -> None:
+        """Remove these blocks too (the archive keeps them with the site)."""
+        merged = tuple(dict.fromkeys([*self.options.drop_selectors, *selectors]))
+        self.options = dataclasses.replace(self.options, drop_selectors=merged)
 
     def cap_reached(self, setting: str, detail: str) -> None:
         """Logs, once per crawl, that a limit on what one page or site may cost was hit."""
@@ -148,29 +177,33 @@ class PortalSpider(Spider):
         return is_within_domains(url, self.allowed_domains) and _port(url) in self.allowed_ports
 
     async def start(self) -> AsyncIterator[Request]:
+        """The start URLs, and each origin's guessed /sitemap.xml; the sitemaps robots.txt
+        names come from the robots.txt that the robots middleware reads (robots_read), or
+        from a request of its own where robots.txt is not obeyed."""
+        obeyed = self.settings.getbool("ROBOTSTXT_OBEY")
+        if obeyed:
+            self.crawler.signals.connect(self.robots_read, signal=robots_txt_sitemaps)
         for origin in dict.fromkeys(_origin(url) for url in self.start_urls):
-            yield Request(
-                f"{origin}/robots.txt",
-                callback=self.parse_robots,
-                errback=self.failed,
-                meta={"download_maxsize": 0, ROBOTS_TXT: 0},
-            )
+            if not obeyed:
+                yield Request(
+                    f"{origin}/robots.txt",
+                    callback=self.parse_robots,
+                    errback=self.failed_quietly,
+                    meta={"download_maxsize": 0, ROBOTS_TXT: 0},
+                )
             for request in self.sitemap_requests([f"{origin}/sitemap.xml"]):
                 yield request
         for url in self.start_urls:
             yield Request(url, callback=self.parse, errback=self.failed)
 
+    def robots_read(self, origin: str, sitemaps: list[str]) -> None:
+        for request in self.robots_sitemap_requests(sitemaps):
+            self.crawler.engine.crawl(request)
+
     def wanted(self, url: str) -> bool:
-        """Whether `url` is on the portal, not excluded and not requested yet (in any variant)."""
-        if not self.in_scope(url):
-            return False
-        if any(pattern.search(url) for pattern in self.exclude):
-            return False
-        key = url_key(url)
-        if key in self.seen_keys:
-            return False
-        self.seen_keys.add(key)
-        return True
+        """Whether `url` is on the portal and not excluded; Scrapy's duplicate filter drops
+        URLs requested before in any variant (crawler.fingerprints)."""
+        return self.in_scope(url) and not any(pattern.search(url) for pattern in self.exclude)
 
     def page_request(
         self, url: str, listing_date: dt.date | None = None, priority: int = LINKED
@@ -198,10 +231,12 @@ class PortalSpider(Spider):
             yield self.sitemap_request(url)
 
     def parse_robots(self, response: Response):
+        body = response.body[: self.settings.getint("NEWSARCHIVE_MAX_ROBOTS_BYTES")]
+        yield from self.robots_sitemap_requests(robots_sitemaps(body, response.url))
+
+    def robots_sitemap_requests(self, urls: Iterable[str]) -> Iterator[Request]:
         """The sitemaps robots.txt names: a tenth of the crawl's share at most, so that a
         robots.txt of junk leaves room for the sitemaps that sitemap indexes list."""
-        body = response.body[: self.settings.getint("NEWSARCHIVE_MAX_ROBOTS_BYTES")]
-        urls = robots_sitemaps(body, response.url)
         yield from self.sitemap_requests(urls, share=max(1, self.max_sitemaps // 10))
 
     def parse_sitemap(self, response: Response):
@@ -226,60 +261,63 @@ class PortalSpider(Spider):
                 )
                 yield self.page_request(entry.url, published)
 
-    def parse(self, response: Response):
+    async def parse(self, response: Response):
         if response.status == 304:
             yield KnownArticleUnchanged(url=response.url, fetched_at=dt.datetime.now(dt.UTC))
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if is_feed(response.body, content_type):
-            yield from self.parse_feed(response)
+            for request in self.parse_feed(response):
+                yield request
             return
         if "html" not in content_type.lower() and content_type:
             self.logger.info("not HTML (%s), skipped: %s", content_type, response.url)
             return
-        _, html = decode_html(response.body, content_type or None)
-        tree = parse_html(html, self.max_tags)
-        if tree is None:
-            self.logger.info("not parseable as HTML, skipped: %s", response.url)
-            return
-        oversized = too_many_tags(html, self.max_tags)
-        yield from self.follow_links(tree, response.url, dated=not oversized)
-        if oversized:
-            self.cap_reached("NEWSARCHIVE_MAX_PAGE_TAGS", f"{response.url} is too large an article")
-            return
-        if self.article_url_pattern and not self.article_url_pattern.search(response.url):
-            return
-        yield ArticleItem(
+        page = Page(
             url=response.url,
-            html=html,
-            tree=tree,
-            site=self.site,
-            fetched_at=dt.datetime.now(dt.UTC),
+            body=response.body,
+            content_type=content_type or None,
             requested_urls=tuple(response.request.meta.get("redirect_urls", ())),
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
             listing_published=response.meta.get(LISTING_DATE),
             warc_location=response.meta.get(WARC_LOCATION),
-            timezone=self.timezone,
-            drop_selectors=self.drop_selectors,
         )
+        result = await self.processor.process(page, self.options, self.template)
+        for request in self.follow_links(result.links, result.listing_dates, response.url):
+            yield request
+        if result.oversized:
+            self.cap_reached("NEWSARCHIVE_MAX_PAGE_TAGS", f"{response.url} is too large an article")
+        elif result.article is None:
+            self.logger.info("%s, skipped: %s", result.rejection, response.url)
+        elif result.rejection:
+            self.crawler.stats.inc_value(NOT_ARTICLES_STAT)
+            self.logger.debug("not an article, %s: %s", result.rejection, response.url)
+        else:
+            yield result.article
 
-    def follow_links(self, tree: HtmlElement, url: str, dated: bool = True):
-        """Requests for the pages and feeds a page links to; with `dated`, with the date
-        that stands by each link (a listing's teasers)."""
-        links = page_links(tree, url, self.max_links)
+    def follow_links(self, links: PageLinks, dates: dict[str, dt.date], url: str):
+        """Requests for the pages and feeds a page links to, with the date that stands by
+        each link (a listing's teasers)."""
         if links.truncated:
             self.cap_reached(
                 "NEWSARCHIVE_MAX_LINKS_PER_PAGE", f"{url} has more links than are read"
             )
-        for feed in links.feeds:
-            if self.wanted(feed):
-                yield Request(feed, callback=self.parse_feed, errback=self.failed)
-        found = listing_dates(tree, url, self.site_tz) if dated else {}
-        dates = {canonical_url(link): date for link, date in found.items()}
-        for link in links.pages:
-            if self.wanted(link):
-                yield self.page_request(link, dates.get(link))
+        for feed in self._new(links.feeds):
+            yield Request(feed, callback=self.parse_feed, errback=self.failed)
+        for link in self._new(links.pages):
+            yield self.page_request(link, dates.get(link))
+
+    def _new(self, links: list[str]) -> Iterator[str]:
+        """The wanted links among `links` not seen on an earlier page. Every page repeats
+        the menus, and a request made only for the duplicate filter to drop it costs more
+        than the rest of the page's work in this process; variants of a URL are still
+        the duplicate filter's to drop."""
+        for link in links:
+            if link not in self.links_seen:
+                self.links_seen.add(link)
+                if self.wanted(link):
+                    yield link
 
     def failed(self, failure: Failure):
         """Records pages that could not be fetched; refusals on purpose are no failures."""

@@ -6,18 +6,72 @@ Create Date: 2026-11-24 19:30:06.280752
 
 """
 
+import re
 from collections.abc import Sequence
+from urllib.parse import SplitResult, urlsplit
 
 import sqlalchemy as sa
 from alembic import op
-
-from pipelines.urls import url_key
+from w3lib.url import canonicalize_url, url_query_cleaner
 
 # revision identifiers, used by Alembic.
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# pipelines.urls.url_key, copied here as the archive's URL keys are made at this revision, so
+# that this migration fills article_urls the same way whatever becomes of the live code.
+NOISE_PARAMETERS = ("replytocom", "fbclid", "gclid", "yclid", "_openstat", "from", "ref")
+MAX_URL_CHARS = 8192
+BAD_HOST_CHARACTER = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
+
+
+def split_url(url: str) -> SplitResult | None:
+    """The parts of `url`, or None when it cannot be parsed."""
+    if len(url) > MAX_URL_CHARS:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return None
+    if BAD_HOST_CHARACTER.search(parts.netloc):
+        return None
+    return parts
+
+
+def canonical(url: str) -> str | None:
+    """The URL without tracking noise and fragment, or None when it cannot be parsed."""
+    if split_url(url) is None:
+        return None
+    query = urlsplit(url).query
+    try:
+        if query:
+            names = {pair.split("=", 1)[0] for pair in query.split("&")}
+            noise = [n for n in names if n.startswith("utm_") or n in NOISE_PARAMETERS]
+            url = url_query_cleaner(url, noise, remove=True)
+        result = canonicalize_url(url)
+    except ValueError:
+        return None
+    return result if split_url(result) is not None else None
+
+
+def url_key(url: str) -> str:
+    """Scheme, `www.`, a trailing slash, an index file name, tracking parameters and the
+    fragment make no difference; a URL that cannot be parsed is its own key."""
+    canonical_form = canonical(url)
+    parts = split_url(canonical_form) if canonical_form else None
+    if parts is None:
+        return url
+    host = (parts.hostname or "").removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    path = parts.path
+    for index in ("index.html", "index.htm", "index.php"):
+        path = path.removesuffix("/" + index)
+    path = path.rstrip("/")
+    return f"{host}{path}?{parts.query}" if parts.query else f"{host}{path}"
 
 
 def upgrade() -> None:

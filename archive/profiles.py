@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cssselect import GenericTranslator, SelectorError
 
+from pipelines.page import SiteOptions
+
 PROFILES_DIR = Path(__file__).with_name("profiles")
 
 KEYS = ("name", "title", "allowed_domains", "timezone", "start_urls", "hints")
@@ -27,19 +29,15 @@ class ProfileError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SiteProfile:
-    name: str
-    title: str
-    allowed_domains: tuple[str, ...]
+    """A profile file: the site's options, with its start URLs by language."""
+
+    options: SiteOptions
     start_urls: dict[str, tuple[str, ...]]
     path: Path
-    article_url_pattern: str | None = None
-    exclude_url_patterns: tuple[str, ...] = ()
-    timezone: str = "Europe/Moscow"
-    drop_selectors: tuple[str, ...] = ()
 
     @property
-    def all_start_urls(self) -> list[str]:
-        return [url for urls in self.start_urls.values() for url in urls]
+    def name(self) -> str:
+        return self.options.name
 
 
 def _error(path: Path, key: str, problem: str) -> ProfileError:
@@ -199,12 +197,12 @@ def load_profile(path: Path) -> SiteProfile:
         raise _error(path, "hints", "expected a table")
     _check_keys(hints, HINTS, "hints.", path)
     article_pattern = hints.get("article_url_pattern")
-    return SiteProfile(
+    start_urls = _start_urls(data, domains, path)
+    options = SiteOptions(
         name=name,
         title=_title(data, name, path),
         allowed_domains=domains,
-        start_urls=_start_urls(data, domains, path),
-        path=path,
+        start_urls=tuple(url for urls in start_urls.values() for url in urls),
         article_url_pattern=(
             _pattern(article_pattern, "hints.article_url_pattern", path)
             if article_pattern is not None
@@ -216,6 +214,7 @@ def load_profile(path: Path) -> SiteProfile:
         timezone=_timezone(data, path),
         drop_selectors=_selectors(hints.get("drop_selectors", []), "hints.drop_selectors", path),
     )
+    return SiteProfile(options, start_urls, path)
 
 
 def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, SiteProfile]:

@@ -1,4 +1,5 @@
-"""Pieces every `newsarchive` command shares: the --db option, one-line errors, progress."""
+"""Pieces every `newsarchive` command shares: the --db, date and -s options, one-line
+errors with their exit codes, opening the archive, progress bars."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ db_option = click.option(
 def date_option(*names: str, help: str):
     """A YYYY-MM-DD option, as the date filters of search and export take them."""
     return click.option(*names, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help=help)
+
+
+setting_option = click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting, as with `scrapy crawl -s` (repeatable).",
+)
 
 
 def connect(db_url: str | None, create: bool = False) -> Engine:

@@ -1,0 +1,143 @@
+"""Worker processes for the page processor (a crawl's, reprocess's, import's): started
+without the main module of the process that starts them, and gone with that process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import types
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import ForkServerContext, ForkServerProcess
+from multiprocessing.popen_forkserver import Popen
+
+from pipelines.boilerplate import SiteTemplate, TemplateView
+from pipelines.page import (
+    Page,
+    PageResult,
+    SiteOptions,
+    process_page,
+)
+
+# Imported once by the fork server, so that every worker forked from it starts warm.
+PRELOADED = ["pipelines.page"]
+# Pages handed to each worker at once: enough to keep it busy, few enough that the site
+# template each page is given is nearly as current as without workers.
+PAGES_AHEAD = 2
+
+
+def default_workers() -> int:
+    """Page workers by default: one per usable core where there are several;
+    none on one core, where they would only add work."""
+    cores = len(os.sched_getaffinity(0))
+    return cores if cores > 1 else 0
+
+
+def _prepare() -> None:
+    """Ctrl-C is the starting process's to handle (a crawl lets its workers finish the pages
+    they hold), and a worker must not outlive a process that was killed outright."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    multiprocessing.parent_process().join()
+    os._exit(1)
+
+
+class _WorkerProcess(ForkServerProcess):
+    """A worker that does not run the main module of the process that starts it.
+
+    multiprocessing would otherwise import that module again in each worker, so that a
+    script calling the crawl API without an `if __name__ == "__main__":` guard would start
+    a whole crawl in every worker. Workers run only the page processor; they need no main.
+    """
+
+    @staticmethod
+    def _Popen(process_obj):
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return Popen(process_obj)
+        finally:
+            sys.modules["__main__"] = main
+
+
+class _WorkerContext(ForkServerContext):
+    Process = _WorkerProcess
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` page workers."""
+    context = _WorkerContext()
+    context.set_forkserver_preload(PRELOADED)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare)
+
+
+def process_pages(
+    pages: Iterable[tuple[Page, SiteOptions, SiteTemplate]], workers: int
+) -> Iterator[tuple[Page, PageResult]]:
+    """Each page processed (without its links) with its site's template, which learns from
+    it; in order, in `workers` worker processes (a few pages ahead), or in this one for 0.
+
+    A page whose worker dies (killed, out of memory) is tried once more in a new pool; a
+    page that kills a worker twice comes back as no article.
+    """
+    if workers == 0:
+        for page, site, template in pages:
+            yield page, _learned(template, page, process_page(*_task(page, site, template)))
+        return
+    pool = worker_pool(workers)
+    pending: deque[tuple[Page, SiteOptions, SiteTemplate, Future]] = deque()
+    try:
+        for page, site, template in pages:
+            pending.append((page, site, template, pool.submit(*_task(page, site, template))))
+            while len(pending) >= workers * PAGES_AHEAD:
+                pool, done = _next_done(pool, pending, workers)
+                yield done
+        while pending:
+            pool, done = _next_done(pool, pending, workers)
+            yield done
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _unlinked(page: Page, site: SiteOptions, template: TemplateView) -> PageResult:
+    return process_page(page, site, template, follow=False)
+
+
+def _task(page: Page, site: SiteOptions, template: SiteTemplate) -> tuple:
+    return _unlinked, page, site, template.view(page.url)
+
+
+def _learned(template: SiteTemplate, page: Page, result: PageResult) -> PageResult:
+    template.learn(page.url, result.blocks)
+    return result
+
+
+def _next_done(
+    pool: ProcessPoolExecutor, pending: deque, workers: int
+) -> tuple[ProcessPoolExecutor, tuple[Page, PageResult]]:
+    """The result of the earliest pending page, and the pool to go on with."""
+    page, site, template, future = pending[0]
+    try:
+        result = future.result()
+    except BrokenProcessPool:
+        pool.shutdown(wait=False)
+        pool = worker_pool(workers)
+        try:
+            result = pool.submit(*_task(page, site, template)).result()
+        except BrokenProcessPool:
+            pool.shutdown(wait=False)
+            pool = worker_pool(workers)
+            result = PageResult(None, "a page worker died on it twice")
+        for index in range(1, len(pending)):
+            again, site, template, _ = pending[index]
+            pending[index] = (again, site, template, pool.submit(*_task(again, site, template)))
+    pending.popleft()
+    return pool, (page, _learned(template, page, result))
