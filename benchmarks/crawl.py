@@ -2,7 +2,8 @@
 (benchmarks.naive) and newsarchive, each crawling the same synthetic portal
 (benchmarks.mirror) served on 127.0.0.1 by another process, politeness delays off.
 
-Each crawl runs in a process of its own (benchmarks.crawl_job). With `--pages 20000
+Each crawl runs in a process of its own (benchmarks.crawl_job). Then `reprocess` and
+`import-warc` run over the pages newsarchive archived, from its WARC file. With `--pages 20000
 --only newsarchive` it also tells whether newsarchive's speed and memory stay flat along
 a long crawl.
 """
@@ -28,6 +29,7 @@ CPU_TARGET_MS = 10.0
 # Spans of a crawl's responses compared for flatness, and how far apart they may be.
 EARLY, LATE = (2000, 4000), (18000, 20000)
 FLATNESS_TARGET = 0.2
+OFFLINE_TARGET = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,33 @@ def report(results: list[Result]) -> None:
             )
 
 
+def offline(crawl: Result, workdir: Path) -> None:
+    """`reprocess` and `import-warc` over what the crawl archived: the same pages, from its
+    WARC file, without fetching; their pages/s beside the crawl's."""
+    newsarchive = str(Path(sys.executable).with_name("newsarchive"))
+    warcs = sorted(str(path) for path in (workdir / "warc").glob("*.warc.gz"))
+    commands = {
+        "reprocess": [newsarchive, "reprocess", "--db", f"sqlite:///{workdir}/archive.db",
+                      "--warc-dir", str(workdir / "warc")],
+        "import-warc": [newsarchive, "import-warc", *warcs, "--db",
+                        f"sqlite:///{workdir}/imported.db"],
+    }  # fmt: skip
+    for name, command in commands.items():
+        start = time.perf_counter()
+        output = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if output.returncode:
+            print(f"{name} failed (exit status {output.returncode}): {output.stderr[-300:]}")
+            continue
+        pages = crawl.items if name == "reprocess" else crawl.responses
+        ratio = pages / wall / crawl.rate
+        print(
+            f"{name}: {pages} pages in {wall:.1f} s, {pages / wall:.1f} pages/s, {ratio:.2f}x "
+            f"the crawl's (target >= {OFFLINE_TARGET:g}x): {verdict(ratio >= OFFLINE_TARGET)}; "
+            f"{output.stdout.strip().splitlines()[-1]}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000, help="articles in the mirror")
@@ -136,6 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=CRAWLS, action="append", help="(repeatable)")
     parser.add_argument(
         "--workers", type=int, help="also crawl with NEWSARCHIVE_PAGE_WORKERS=N (newsarchive)"
+    )
+    parser.add_argument(
+        "--no-offline",
+        dest="offline",
+        action="store_false",
+        help="skip reprocess and import-warc over the crawl's pages",
     )
     args = parser.parse_args(argv)
     started, load = time.perf_counter(), os.getloadavg()[0]
@@ -157,6 +192,16 @@ def main(argv: list[str] | None = None) -> None:
             ]
         print()
         report([result for result in results if result])
+        default = next(
+            (
+                (result, Path(workdir) / f"crawl{number}")
+                for number, (result, (_, workers)) in enumerate(zip(results, runs, strict=True))
+                if result and result.crawl == "newsarchive" and workers is None
+            ),
+            None,
+        )
+        if default and args.offline:
+            offline(*default)
     print(
         f"\nthe benchmark took {time.perf_counter() - started:.0f} s; load average at its start "
         f"and end: {load:.1f}, {os.getloadavg()[0]:.1f} (other work on the machine skews it)"
