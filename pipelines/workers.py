@@ -76,7 +76,11 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` page workers."""
     context = _WorkerContext()
     context.set_forkserver_preload(PRELOADED)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare)
+    # All of them at once, rather than one per page submitted while none is idle: the
+    # crawl hands a site's first pages over one at a time, and would start one worker only.
+    pool._safe_to_dynamically_spawn_children = False
+    return pool
 
 
 def process_pages(
