@@ -90,7 +90,8 @@ def site_options(writer: ArchiveWriter, site: str) -> SiteOptions:
 
 def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
     """What reprocessing needs of each archived article: its site, URL, WARC record,
-    last fetch, ETag, Last-Modified and date (a listing may have given the date)."""
+    last fetch, ETag, Last-Modified and date (a listing may have given the date), in
+    the order of the WARC files, so that each file is read front to back."""
     query = (
         select(
             Site.name,
@@ -104,7 +105,7 @@ def archived_records(engine: Engine, site: str | None = None) -> list[tuple]:
         )
         .join(Site, Site.id == Article.site_id)
         .where(Article.warc_path.is_not(None))
-        .order_by(Article.id)
+        .order_by(Article.warc_path, Article.warc_offset, Article.id)
     )
     if site:
         query = query.where(Site.name == site)
