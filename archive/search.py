@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,26 +103,38 @@ def _pg_config(lang: str) -> str:
     return "english" if lang == "en" else "russian"
 
 
-def index_article(
-    connection: Connection, article_id: int, title: str, text: str, lang: str
-) -> None:
-    """(Re)index one article; call it in the transaction that changes the article's content."""
+def index_articles(connection: Connection, articles: Sequence[tuple[int, str, str, str]]) -> None:
+    """(Re)index articles, each given as (id, title, text, language), a statement for all;
+    call it in the transaction that changes their content."""
     if connection.dialect.name == "postgresql":
         connection.execute(
-            sa.text(
-                "UPDATE articles SET search_vector ="
-                " setweight(to_tsvector(CAST(:cfg AS regconfig), :title), 'A')"
-                " || setweight(to_tsvector(CAST(:cfg AS regconfig), :text), 'B')"
-                " WHERE id = :id"
-            ),
-            {"cfg": _pg_config(lang), "title": title or "", "text": text or "", "id": article_id},
+            _PG_INDEX,
+            [
+                {"cfg": _pg_config(lang), "title": title or "", "text": text or "", "id": id_}
+                for id_, title, text, lang in articles
+            ],
         )
         return
-    connection.execute(sa.text("DELETE FROM article_search WHERE rowid = :id"), {"id": article_id})
+    connection.execute(_SQLITE_UNINDEX, [{"id": id_} for id_, *_ in articles])
     connection.execute(
-        sa.text("INSERT INTO article_search (rowid, title, text) VALUES (:id, :title, :text)"),
-        {"id": article_id, "title": _indexed_text(title), "text": _indexed_text(text)},
+        _SQLITE_INDEX,
+        [
+            {"id": id_, "title": _indexed_text(title), "text": _indexed_text(text)}
+            for id_, title, text, _ in articles
+        ],
     )
+
+
+_PG_INDEX = sa.text(
+    "UPDATE articles SET search_vector ="
+    " setweight(to_tsvector(CAST(:cfg AS regconfig), :title), 'A')"
+    " || setweight(to_tsvector(CAST(:cfg AS regconfig), :text), 'B')"
+    " WHERE id = :id"
+)
+_SQLITE_UNINDEX = sa.text("DELETE FROM article_search WHERE rowid = :id")
+_SQLITE_INDEX = sa.text(
+    "INSERT INTO article_search (rowid, title, text) VALUES (:id, :title, :text)"
+)
 
 
 def reindex_all(connection: Connection) -> int:

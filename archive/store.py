@@ -7,8 +7,10 @@ of its batch's articles, all taken at the start in one order, and a row lock on 
 it changes. Sites and URL keys are inserted with ON CONFLICT DO NOTHING, so two writers of one
 article end with one article.
 
-Articles are stored in batches, one transaction each, every article in a savepoint of its own
-(see ArchiveWriter.save_many).
+Articles are stored in batches, one transaction each: the rows beside each article's own
+(URL keys, MinHash bands, alternates, versions, the search index) are written a statement
+per batch; when an article fails, the batch is stored again with every article in a
+savepoint of its own (see ArchiveWriter.save_many).
 
 Values are made storable before they reach the database: no NUL characters or lone
 surrogates in text, URLs and header values of bounded length, URL keys short enough to be
@@ -29,7 +31,7 @@ import re
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     BigInteger,
@@ -68,7 +70,7 @@ from archive.models import (
     Site,
     utcnow,
 )
-from archive.search import index_article
+from archive.search import index_articles
 from pipelines.article import ExtractedArticle
 from pipelines.dedup import BANDS, NEAR_DUPLICATE_JACCARD, band_keys, estimated_jaccard
 from pipelines.urls import url_key
@@ -463,6 +465,9 @@ class ArchiveWriter:
         each item, in order, or the ArticleRejected that says why it was not stored (nothing
         of it was; the others are).
 
+        The batch is first written whole, with no savepoints; when an item fails, it is
+        rolled back and written again with each item in a savepoint (_save_each).
+
         ArchiveUnreachable when the database cannot be reached: then nothing of the batch
         was stored, and storing it again later may succeed. A conflict with another writer
         (a deadlock, a serialization failure) rolls the whole batch back and stores it again,
@@ -474,29 +479,54 @@ class ArchiveWriter:
             prepared.append((storable, item_url_keys(storable)))
         if not prepared:
             return []
-        for attempt in itertools.count(1):
+        attempt, each = 1, False
+        while True:
             last = attempt >= SAVE_ATTEMPTS
             try:
                 with self.sessions.begin() as session:
-                    return self._save_batch(session, prepared, run_id, last)
+                    if each:
+                        return self._save_each(session, prepared, run_id, last)
+                    return self._save_all(session, prepared, run_id)
+            except ArticleRejected:
+                each = True
             except DBAPIError as exc:
                 if _unreachable(exc):
                     what = prepared[0][0].url if len(prepared) == 1 else f"{len(prepared)} articles"
                     raise ArchiveUnreachable(f"cannot store {what}: {error_reason(exc)}") from exc
                 if not last and _retryable(exc):
-                    continue
-                if _rejected(exc):
+                    attempt += 1
+                elif not each:
+                    each = True
+                elif _rejected(exc):
                     return [_rejection(exc) for _ in prepared]
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                else:
+                    raise
 
-    def _save_batch(
+    def _save_all(
+        self,
+        session: Session,
+        prepared: list[tuple[ExtractedArticle, list[str]]],
+        run_id: int | None,
+    ) -> list[Outcome | ArticleRejected]:
+        """The whole batch, on the assumption that no item fails: ArticleRejected or the
+        database's error when one does."""
+        batch = self._open_batch(session, prepared)
+        outcomes: list[Outcome | ArticleRejected] = []
+        for item, keys in prepared:
+            outcome, article, new_keys = self._save(session, batch, item, keys, run_id)
+            batch.stored(article, item, new_keys)
+            outcomes.append(outcome)
+        batch.rows.write(session.connection())
+        return outcomes
+
+    def _save_each(
         self,
         session: Session,
         prepared: list[tuple[ExtractedArticle, list[str]]],
         run_id: int | None,
         last_attempt: bool,
     ) -> list[Outcome | ArticleRejected]:
+        """The batch with each item in a savepoint, so that an item that fails fails alone."""
         batch = self._open_batch(session, prepared)
         results: list[Outcome | ArticleRejected] = []
         for item, keys in prepared:
@@ -525,11 +555,14 @@ class ArchiveWriter:
             savepoint = session.begin_nested()
             try:
                 outcome, article, new_keys = self._save(session, batch, item, keys, run_id)
+                batch.rows.write(session.connection())
                 savepoint.commit()
             except ArticleRejected as exc:
+                batch.rows.clear()
                 _roll_back(savepoint)
                 return exc
             except DBAPIError as error:
+                batch.rows.clear()
                 exc = _hidden_cause(error)
                 if not _roll_back(savepoint) or _unreachable(exc):
                     if exc is error:
@@ -544,9 +577,10 @@ class ArchiveWriter:
                     return _rejection(exc)
                 raise
             except BaseException:
+                batch.rows.clear()
                 _roll_back(savepoint)
                 raise
-            batch.stored(article, item.site, new_keys)
+            batch.stored(article, item, new_keys)
             return outcome
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -620,6 +654,9 @@ class ArchiveWriter:
         """Store one item; its outcome, its article's id and the URL keys it added."""
         site_id = batch.site_ids[item.site]
         article, free_keys = batch.find(session, site_id, keys)
+        if article is not None and article.id in batch.signatures:
+            # Stored by an earlier item of the batch: its rows are written before they change.
+            batch.rows.write(session.connection())
         if article is None:
             if not free_keys:
                 raise ArticleRejected(
@@ -627,7 +664,7 @@ class ArchiveWriter:
                 )
             return (
                 Outcome.NEW,
-                self._insert_article(session, site_id, item, free_keys, run_id),
+                self._insert_article(session, batch, site_id, item, free_keys, run_id),
                 free_keys,
             )
         if (article.content_hash, article.lang, article.published) == (
@@ -637,26 +674,28 @@ class ArchiveWriter:
         ):
             _set(article, _fetch_values(item))
             session.flush()
-            self._add_url_keys(session.connection(), article.id, free_keys)
+            batch.rows.add_url_keys(article.id, free_keys)
             return Outcome.UNCHANGED, article.id, free_keys
         connection = session.connection()
         version = 1 + (connection.scalar(_LAST_VERSION, {"article_id": article.id}) or 0)
-        duplicate_of = _duplicate_of(connection, item.content_hash, item.minhash, article.id)
+        duplicate_of = _duplicate_of(connection, batch, item, article.id)
         _set(article, _fetch_values(item) | _content_values(item))
         article.duplicate_of_id = duplicate_of
         session.flush()
         connection.execute(_DELETE_BANDS, {"article_id": article.id})
-        self._add_bands(connection, article.id, item.minhash)
-        self._sync_alternates(connection, article.id, article.canonical_url, item.alternates)
-        self._add_url_keys(connection, article.id, free_keys)
+        rows = batch.rows
+        rows.add_bands(article.id, item.minhash)
+        self._sync_alternates(connection, rows, article.id, article.canonical_url, item.alternates)
+        rows.add_url_keys(article.id, free_keys)
         values = {"warc_path": article.warc_path, "warc_offset": article.warc_offset}
-        self._add_version(connection, article.id, values, item, version, run_id)
-        index_article(connection, article.id, article.title, article.text, article.lang)
+        rows.add_version(article.id, values, item, version, run_id)
+        rows.search.append((article.id, article.title, article.text, article.lang))
         return Outcome.UPDATED, article.id, free_keys
 
     def _insert_article(
         self,
         session: Session,
+        batch: _Batch,
         site_id: int,
         item: ExtractedArticle,
         keys: list[str],
@@ -671,35 +710,23 @@ class ArchiveWriter:
                 **values,
                 "site_id": site_id,
                 "first_seen": item.fetched_at,
-                "duplicate_of_id": _duplicate_of(connection, item.content_hash, item.minhash),
+                "duplicate_of_id": _duplicate_of(connection, batch, item),
             },
         )
-        self._add_bands(connection, article_id, item.minhash)
-        self._sync_alternates(connection, article_id, item.canonical_url, item.alternates, new=True)
-        self._add_url_keys(connection, article_id, keys)
-        self._add_version(connection, article_id, values, item, 1, run_id)
-        index_article(connection, article_id, item.title, item.text, item.lang)
+        rows = batch.rows
+        rows.add_bands(article_id, item.minhash)
+        self._sync_alternates(
+            connection, rows, article_id, item.canonical_url, item.alternates, new=True
+        )
+        rows.add_url_keys(article_id, keys)
+        rows.add_version(article_id, values, item, 1, run_id)
+        rows.search.append((article_id, item.title, item.text, item.lang))
         return article_id
-
-    @staticmethod
-    def _add_url_keys(connection: Connection, article_id: int, keys: list[str]) -> None:
-        if keys:
-            connection.execute(
-                _ADD_URL_KEYS[connection.dialect.name],
-                [{"url_key": key, "article_id": article_id} for key in keys],
-            )
-
-    @staticmethod
-    def _add_bands(connection: Connection, article_id: int, minhash: bytes | None) -> None:
-        if minhash:
-            connection.execute(
-                _ADD_BANDS,
-                [{"article_id": article_id, "band_key": key} for key in band_keys(minhash)],
-            )
 
     @staticmethod
     def _sync_alternates(
         connection: Connection,
+        pending: _Rows,
         article_id: int,
         canonical_url: str,
         alternates: dict[str, str],
@@ -714,15 +741,35 @@ class ArchiveWriter:
             if gone:
                 connection.execute(delete(ArticleAlternate).where(ArticleAlternate.id.in_(gone)))
             present = {(lang, url) for _, lang, url in rows} & wanted
-        if added := sorted(wanted - present):
-            connection.execute(
-                _ADD_ALTERNATES,
-                [{"article_id": article_id, "lang": lang, "url": url} for lang, url in added],
+        pending.alternates.extend(
+            {"article_id": article_id, "lang": lang, "url": url}
+            for lang, url in sorted(wanted - present)
+        )
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The rows beside the articles' own that a batch has still to write, a statement for
+    each table (write)."""
+
+    url_keys: list[dict] = field(default_factory=list)
+    bands: list[dict] = field(default_factory=list)
+    alternates: list[dict] = field(default_factory=list)
+    versions: list[dict] = field(default_factory=list)
+    # (article id, title, text, language) of the articles to (re)index.
+    search: list[tuple[int, str, str, str]] = field(default_factory=list)
+
+    def add_url_keys(self, article_id: int, keys: list[str]) -> None:
+        self.url_keys.extend({"url_key": key, "article_id": article_id} for key in keys)
+
+    def add_bands(self, article_id: int, minhash: bytes | None) -> None:
+        if minhash:
+            self.bands.extend(
+                {"article_id": article_id, "band_key": key} for key in band_keys(minhash)
             )
 
-    @staticmethod
-    def _add_version(
-        connection: Connection,
+    def add_version(
+        self,
         article_id: int,
         warc: dict,
         item: ExtractedArticle,
@@ -731,8 +778,7 @@ class ArchiveWriter:
     ) -> None:
         """The item's text as the article's version `version`; `warc` holds the article's
         warc_path and warc_offset."""
-        connection.execute(
-            _ADD_VERSION,
+        self.versions.append(
             {
                 "article_id": article_id,
                 "version": version,
@@ -745,8 +791,26 @@ class ArchiveWriter:
                 "crawl_run_id": run_id,
                 "warc_path": warc.get("warc_path"),
                 "warc_offset": warc.get("warc_offset"),
-            },
+            }
         )
+
+    def write(self, connection: Connection) -> None:
+        """Write the rows, then forget them."""
+        if self.url_keys:
+            connection.execute(_ADD_URL_KEYS[connection.dialect.name], self.url_keys)
+        if self.bands:
+            connection.execute(_ADD_BANDS, self.bands)
+        if self.alternates:
+            connection.execute(_ADD_ALTERNATES, self.alternates)
+        if self.versions:
+            connection.execute(_ADD_VERSION, self.versions)
+        if self.search:
+            index_articles(connection, self.search)
+        self.clear()
+
+    def clear(self) -> None:
+        for rows in (self.url_keys, self.bands, self.alternates, self.versions, self.search):
+            rows.clear()
 
 
 @dataclass(slots=True)
@@ -762,6 +826,11 @@ class _Batch:
     owners: dict[str, tuple[int, int]]
     # The articles of the batch's sites that its keys lead to, by id.
     articles: dict[int, Article]
+    rows: _Rows = field(default_factory=_Rows)
+    # The text hash and signature of each article the batch stored, by id.
+    signatures: dict[int, tuple[str, bytes | None]] = field(default_factory=dict)
+    # The ids of those articles, by the MinHash band keys of their signatures.
+    sharing: dict[str, set[int]] = field(default_factory=dict)
 
     def find(
         self, session: Session, site_id: int, keys: list[str]
@@ -782,10 +851,25 @@ class _Batch:
                 return article, free
         return None, free
 
-    def stored(self, article_id: int, site: str, new_keys: list[str]) -> None:
-        """An item's savepoint was released: its keys are the batch's to find."""
+    def stored(self, article_id: int, item: ExtractedArticle, new_keys: list[str]) -> None:
+        """An item was stored: its keys are the batch's to find, its text the later items'
+        to be compared with."""
         for key in new_keys:
-            self.owners[key] = (article_id, self.site_ids[site])
+            self.owners[key] = (article_id, self.site_ids[item.site])
+        _, earlier = self.signatures.get(article_id, (None, None))
+        for key in band_keys(earlier) if earlier else ():
+            self.sharing[key].discard(article_id)
+        self.signatures[article_id] = (item.content_hash, item.minhash)
+        for key in band_keys(item.minhash) if item.minhash else ():
+            self.sharing.setdefault(key, set()).add(article_id)
+
+    def sharing_bands(self, minhash: bytes | None) -> list[tuple[int, str, bytes | None]]:
+        """The (id, text hash, signature) of the batch's stored articles that share a
+        MinHash band with `minhash`; their bands may not be written yet."""
+        if not minhash:
+            return []
+        found = {id_ for key in band_keys(minhash) for id_ in self.sharing.get(key, ())}
+        return [(id_, *self.signatures[id_]) for id_ in found]
 
 
 # The statements of every article, built once (SQLAlchemy takes longer to build a statement
@@ -939,12 +1023,15 @@ def duplicate_lookup(
 
 
 def _duplicate_of(
-    connection: Connection, content_hash: str, minhash: bytes | None, before: int | None = None
+    connection: Connection, batch: _Batch, item: ExtractedArticle, before: int | None = None
 ) -> int | None:
-    """The earliest archived article with the same or nearly the same text, if any: of the
-    candidates (see duplicate_candidates), the earliest with the same text, else the
-    earliest whose signature estimates the texts similar enough."""
-    rows = connection.execute(*duplicate_lookup(content_hash, minhash, before))
+    """The earliest archived article with the same or nearly the same text as the item, if
+    any: of the candidates (see duplicate_candidates, and the batch's articles sharing a
+    band), the earliest with the same text, else the earliest whose signature estimates the
+    texts similar enough."""
+    content_hash, minhash = item.content_hash, item.minhash
+    rows = [*connection.execute(*duplicate_lookup(content_hash, minhash, before))]
+    rows += [row for row in batch.sharing_bands(minhash) if before is None or row[0] < before]
     candidates = sorted({row[0]: tuple(row) for row in rows}.values())
     for candidate_id, candidate_hash, _ in candidates:
         if candidate_hash == content_hash:

@@ -180,10 +180,13 @@ class StoragePipeline:
             self.flushes.start(self.batch_interval, now=False)
 
     def _scraper_full(self) -> bool:
-        """Whether the pages waiting here hold so much of Scrapy's memory for responses
-        (SCRAPER_SLOT_MAX_ACTIVE_SIZE) that it fetches no more until some are done."""
+        """Whether Scrapy fetches no more until some of its responses are done (it holds
+        SCRAPER_SLOT_MAX_ACTIVE_SIZE of them), and the pages waiting here are at least half
+        of those responses: then it is the batch that holds the crawl up."""
         slot = getattr(getattr(self.crawler.engine, "scraper", None), "slot", None)
-        return slot is not None and slot.needs_backout()
+        if slot is None or not slot.needs_backout():
+            return False
+        return 2 * len(self.buffer) >= len(slot.queue) + len(slot.active)
 
     def flush(self) -> None:
         """Store the buffered articles now, or right after the batch being stored."""

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select, text
 from archive.cli.search import search_command
 from archive.db import create_archive_engine, open_archive, upgrade_schema
 from archive.models import Article
-from archive.search import SearchQueryError, index_article, reindex_all, search
+from archive.search import SearchQueryError, index_articles, reindex_all, search
 from archive.store import ArchiveWriter
 from pipelines.article import ExtractedArticle
 from pipelines.dedup import content_hash, minhash_signature
@@ -91,7 +91,7 @@ def save(
     )
     with engine.begin() as connection:
         article_id = connection.scalar(select(Article.id).where(Article.canonical_url == url))
-        index_article(connection, article_id, title, text, lang)
+        index_articles(connection, [(article_id, title, text, lang)])
     return article_id
 
 

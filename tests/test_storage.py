@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.core.engine import ExecutionEngine
+from scrapy.core.scraper import Slot
 from scrapy.exceptions import DropItem
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, func, select
 
@@ -189,6 +191,41 @@ def test_the_pipeline_passes_articles_on_only_once_their_batch_is_stored(
         failure = session.scalars(select(CrawlFailure)).one()
         assert failure.url == urls[2] and failure.reason.startswith("not stored: ")
         assert session.scalar(select(func.count(Article.id))) == 5
+
+
+def test_a_batch_waits_while_scrapy_is_full_until_it_holds_half_of_its_responses(
+    tmp_path: Path,
+) -> None:
+    """Scrapy fetches no more while the responses it holds pass SCRAPER_SLOT_MAX_ACTIVE_SIZE;
+    most of those wait for page workers, not for the batch, which is stored early only once
+    its pages are half of them."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    overrides = {"NEWSARCHIVE_STORE_BATCH": "100", "NEWSARCHIVE_STORE_INTERVAL": "600"}
+    urls = [f"https://example.ru/news/{n}/" for n in range(2)]
+    items = [make_item(url, f"Новость {n}", f"{RELEASE} Номер {n}.") for n, url in enumerate(urls)]
+
+    async def crawl() -> None:
+        crawler = _crawler(db_url, overrides)
+        slot = crawler.engine.scraper.slot = Slot(max_active_size=10_000)
+        for n in range(4):
+            request = Request(f"https://example.ru/page/{n}/")
+            slot.add_response_request(HtmlResponse(request.url, body=b"x" * 5_000), request)
+            slot.next_response_request_deferred()
+        assert slot.needs_backout()
+        pipeline = StoragePipeline.from_crawler(crawler)
+        pipeline.open_spider()
+        first = asyncio.ensure_future(pipeline.process_item(items[0]))
+        await asyncio.sleep(0)
+        assert [waiting.item for waiting in pipeline.buffer] == [items[0]]
+        second = asyncio.ensure_future(pipeline.process_item(items[1]))
+        await asyncio.sleep(0)
+        assert pipeline.buffer == []
+        assert await asyncio.wait_for(asyncio.gather(first, second), 30) == items
+        assert _stored_urls(db_url) == set(urls)
+        pipeline.spider_closed(crawler.spider, "finished")
+        await crawler.signals.send_catch_log_async(signals.engine_stopped)
+
+    asyncio.run(crawl())
 
 
 def test_articles_waiting_for_their_batch_are_stored_after_the_interval_or_a_stop(

@@ -306,7 +306,7 @@ def _count(statements: list[str], start: str) -> int:
     return sum(statement.startswith(start) for statement in statements)
 
 
-def test_a_batch_is_one_transaction_with_a_savepoint_per_article(db_url: str) -> None:
+def test_a_batch_is_one_transaction_with_a_statement_per_table(db_url: str) -> None:
     engine = open_archive(db_url)
     writer = ArchiveWriter(engine)
     original = "https://example.ru/news/zavod/"
@@ -329,7 +329,20 @@ def test_a_batch_is_one_transaction_with_a_savepoint_per_article(db_url: str) ->
     assert outcomes == [new, new, new, unchanged, updated]
 
     assert _count(sent, "COMMIT") == 1
-    assert _count(sent, "SAVEPOINT") == _count(sent, "RELEASE SAVEPOINT") == len(items)
+    assert _count(sent, "SAVEPOINT") == 0
+    # The rows beside the articles' own are written a statement per table: when the batch
+    # comes back to an article it stored (the bridge, twice), and at its end. The
+    # near-duplicate finds the bridge before the bridge's bands are written.
+    written = {
+        table: _count(sent, f"INSERT INTO {table} ")
+        for table in ("article_urls", "article_bands", "article_alternates", "article_versions")
+    }
+    assert written == {
+        "article_urls": 2,
+        "article_bands": 2,
+        "article_alternates": 1,
+        "article_versions": 2,
+    }
     if engine.dialect.name == "sqlite":
         assert sent[0] == "BEGIN IMMEDIATE"
     else:
@@ -394,15 +407,15 @@ def test_an_article_the_database_refuses_is_rolled_back_alone(db_url: str) -> No
 
 
 def _cut_off_after(engine, articles: int) -> None:
-    """Once `articles` savepoints are released, the database fails the writer for good:
+    """Once `articles` articles' rows are inserted, the database fails the writer for good:
     PostgreSQL ends its connection, a SQLite file can take no more pages (a full disk)."""
-    released = []
+    inserted = []
 
     def cut(connection, cursor, statement, *_args) -> None:
-        if not statement.startswith("RELEASE SAVEPOINT"):
+        if not statement.startswith("INSERT INTO articles "):
             return
-        released.append(statement)
-        if len(released) != articles:
+        inserted.append(statement)
+        if len(inserted) != articles + 1:
             return
         if connection.dialect.name == "sqlite":
             (pages,) = cursor.connection.execute("PRAGMA page_count").fetchone()
