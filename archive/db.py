@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
+from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 
 from alembic import command
@@ -111,9 +117,30 @@ def create_archive_engine(url: str | None = None, create: bool = True) -> Engine
         raise ArchiveUnavailable(f"no database driver for {parsed.drivername!r}") from exc
 
 
+def _copy_tree(source: Traversable, target: Path) -> None:
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.is_dir():
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
+@functools.cache
+def migrations_dir() -> Path:
+    """The directory of the migrations; when the package is imported from a zip file (the
+    egg Scrapyd runs), a copy of them in a temporary directory, as alembic reads files."""
+    if MIGRATIONS_DIR.is_dir():
+        return MIGRATIONS_DIR
+    copy = Path(tempfile.mkdtemp(prefix="newsarchive-migrations-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    _copy_tree(resources.files("archive") / "migrations", copy / "migrations")
+    return copy / "migrations"
+
+
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 

@@ -89,8 +89,38 @@ class CrawlRun(Base):
     warc_path: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(String(255))
+    # When the run last recorded its counts: a running run that stops updating is stuck.
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the run's pages looked like, for the site's health (see archive.health):
+    # {"rejected": {reason: pages}, "languages": {lang: articles}, "stored": articles,
+    #  "short_bodies": articles, "median_body_length": characters}.
+    figures: Mapped[dict | None] = mapped_column(JSON)
 
     failures: Mapped[list[CrawlFailure]] = relationship(back_populates="crawl_run")
+
+
+class SiteLock(Base):
+    """A site being crawled, and by which run: one crawl of a site at a time."""
+
+    __tablename__ = "site_locks"
+
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SiteHealth(Base):
+    """A site's health as last told (alerts go out when it changes)."""
+
+    __tablename__ = "site_health"
+
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    healthy: Mapped[bool] = mapped_column(default=True)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CrawlFailure(Base):

@@ -3,11 +3,47 @@ the run goes, finished with its status."""
 
 from __future__ import annotations
 
+import re
+import statistics
+from collections import Counter
 from collections.abc import Iterable
 
 from archive.store import ArchiveWriter, FetchFailure, Outcome, RunCounts
+from pipelines.article import ExtractedArticle
 
 FAILURE_BATCH = 500
+SHORT_BODY_CHARS = 500
+"""An article text shorter than this is short: a teaser, a caption, a broken extraction."""
+_NUMBER = re.compile(r"\d[\d.,]*")
+
+
+def reason_kind(reason: str) -> str:
+    """A rejection's reason without its figures ("only 120 characters of text" ->
+    "only N characters of text"), so that the pages rejected alike count together."""
+    return _NUMBER.sub("N", reason)
+
+
+class RunFigures:
+    """What a run's pages looked like, for the site's health: the reasons pages were not
+    articles, the articles' languages and text lengths."""
+
+    def __init__(self) -> None:
+        self.rejected: Counter[str] = Counter()
+        self.languages: Counter[str] = Counter()
+        self.lengths: list[int] = []
+
+    def article(self, item: ExtractedArticle) -> None:
+        self.languages[item.lang or "und"] += 1
+        self.lengths.append(len(item.text))
+
+    def as_dict(self) -> dict:
+        return {
+            "rejected": dict(self.rejected),
+            "languages": dict(self.languages),
+            "stored": len(self.lengths),
+            "short_bodies": sum(length < SHORT_BODY_CHARS for length in self.lengths),
+            "median_body_length": int(statistics.median(self.lengths)) if self.lengths else 0,
+        }
 
 
 class RunRecorder:
@@ -17,9 +53,11 @@ class RunRecorder:
     FAILURE_BATCH have gathered (a site of dead links fails by the thousand).
     """
 
-    def __init__(self, writer: ArchiveWriter, sites: Iterable[str]) -> None:
+    def __init__(self, writer: ArchiveWriter, sites: Iterable[str], lock: bool = False) -> None:
+        """Starts the run; with `lock`, it takes its sites' locks or raises SiteLocked."""
         self.writer = writer
-        self.run_id = writer.start_run(list(sites))
+        self.run_id = writer.start_run(list(sites), lock)
+        self.figures = RunFigures()
         self.outcomes = dict.fromkeys(Outcome, 0)
         self.failures = 0
         self.pending: list[FetchFailure] = []
@@ -56,4 +94,4 @@ class RunRecorder:
 
     def finish(self, status: str, counts: RunCounts, warc_path: str | None = None) -> None:
         self.write_failures()
-        self.writer.finish_run(self.run_id, status, counts, warc_path)
+        self.writer.finish_run(self.run_id, status, counts, warc_path, self.figures.as_dict())

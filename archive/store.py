@@ -59,6 +59,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from archive.db import check_writable, error_reason, session_factory, writing
+from archive.locks import mark_dead_runs, release_site_locks, take_site_locks
 from archive.models import (
     Article,
     ArticleAlternate,
@@ -149,16 +150,6 @@ class KnownArticle:
     published: dt.date | None
     etag: str | None
     last_modified: str | None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def storable_text(value: str) -> str:
@@ -313,31 +304,34 @@ class ArchiveWriter:
         with _reaching(action), self.sessions.begin() as session:
             yield session
 
-    def start_run(self, sites: list[str]) -> int:
-        """Record a new run; runs of this host whose process is gone are marked `killed`."""
+    def start_run(self, sites: list[str], lock: bool = False) -> int:
+        """Record a new run; runs of this host whose process is gone are marked `killed`.
+
+        With `lock`, the run takes the lock of each of its sites (see archive.locks), or
+        raises SiteLocked and records nothing.
+        """
         hostname = socket.gethostname()
-        with self._transaction("start a crawl run") as session:
-            running = session.execute(
-                select(CrawlRun.id, CrawlRun.pid).where(
-                    CrawlRun.status == "running", CrawlRun.hostname == hostname
-                )
-            ).all()
-            dead = [run_id for run_id, pid in running if pid is None or not _process_alive(pid)]
-            if dead:
-                session.execute(
-                    update(CrawlRun)
-                    .where(CrawlRun.id.in_(dead), CrawlRun.status == "running")
-                    .values(status="killed")
-                )
-            run = CrawlRun(
-                sites=storable_text(",".join(sites)),
-                status="running",
-                pid=os.getpid(),
-                hostname=hostname,
-            )
-            session.add(run)
-            session.flush()
-            return run.id
+        for attempt in itertools.count(1):
+            try:
+                with self._transaction("start a crawl run") as session:
+                    mark_dead_runs(session, hostname)
+                    run = CrawlRun(
+                        sites=storable_text(",".join(sites)),
+                        status="running",
+                        pid=os.getpid(),
+                        hostname=hostname,
+                        updated_at=utcnow(),
+                    )
+                    session.add(run)
+                    session.flush()
+                    if lock:
+                        take_site_locks(session, [_site_name(site) for site in sites], run)
+                    return run.id
+            except IntegrityError:
+                # Another run took a lock of these sites meanwhile: it is seen next time.
+                if not lock or attempt >= SAVE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _counts(counts: RunCounts, warc_path: str | None) -> dict:
@@ -351,18 +345,33 @@ class ArchiveWriter:
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == run_id, CrawlRun.status == "running")
-                .values(**self._counts(counts, warc_path))
+                .values(updated_at=utcnow(), **self._counts(counts, warc_path))
             )
 
     def finish_run(
-        self, run_id: int, status: str, counts: RunCounts, warc_path: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        counts: RunCounts,
+        warc_path: str | None = None,
+        figures: dict | None = None,
     ) -> None:
+        """Record the end of a run, with its `figures` (see CrawlRun.figures); the run's
+        site locks are given back."""
+        now = utcnow()
         with self._transaction("record the end of a crawl run") as session:
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == run_id)
-                .values(status=status, finished_at=utcnow(), **self._counts(counts, warc_path))
+                .values(
+                    status=status,
+                    finished_at=now,
+                    updated_at=now,
+                    figures=figures,
+                    **self._counts(counts, warc_path),
+                )
             )
+            release_site_locks(session, run_id)
 
     def record_failures(self, run_id: int, failures: Iterable[FetchFailure]) -> None:
         """Record pages the run could not fetch or store, in one transaction."""

@@ -12,7 +12,7 @@ from crawler.settings_check import SettingError as SettingError
 from crawler.settings_check import check_storage, checked_value
 from crawler.shutdown import CrawlStopper
 from crawler.spiders.portal import PortalSpider
-from crawler.storage import RUN_ID_STAT
+from crawler.storage import RUN_ID_STAT, SITE_LOCKED_STAT
 from pipelines.page import SiteOptions
 
 
@@ -39,10 +39,12 @@ class CrawlResult:
     """What a crawl leaves: the ids of the runs it recorded (one per target that started),
     and whether it was abandoned (a second Ctrl-C, or pages in flight that did not finish
     within NEWSARCHIVE_STOP_GRACE seconds of the first): the caller should then exit at
-    once, without waiting for what is still running."""
+    once, without waiting for what is still running. `locked` says, for each target that
+    another run was crawling, by which run (see archive.locks)."""
 
     run_ids: tuple[int, ...]
     abandoned: bool
+    locked: tuple[str, ...] = ()
 
 
 def run_crawl(sites: Iterable[SiteOptions], settings: Settings) -> CrawlResult:
@@ -61,4 +63,9 @@ def run_crawl(sites: Iterable[SiteOptions], settings: Settings) -> CrawlResult:
     stopper.install()
     process.start(install_signal_handlers=False)
     run_ids = (crawler.stats.get_value(RUN_ID_STAT) for crawler in crawlers)
-    return CrawlResult(tuple(run_id for run_id in run_ids if run_id), stopper.forced)
+    locked = (crawler.stats.get_value(SITE_LOCKED_STAT) for crawler in crawlers)
+    return CrawlResult(
+        tuple(run_id for run_id in run_ids if run_id),
+        stopper.forced,
+        tuple(holder for holder in locked if holder),
+    )

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.db import ArchiveUnavailable, open_archive
+from archive.locks import SiteLocked
 from archive.runs import RunRecorder
 from archive.store import (
     ArchiveUnreachable,
@@ -34,6 +36,9 @@ RUN_STATUS_BY_FINISH_REASON = {"finished": "finished", "shutdown": "interrupted"
 RUN_ID_STAT = "newsarchive/run_id"
 SKIPPED_STAT = "newsarchive/articles_skipped"
 WARC_PATH_STAT = "newsarchive/warc_path"
+SITE_LOCKED_STAT = "newsarchive/site_locked"
+# Pages that were no article, by reason: REJECTED_STAT + the reason.
+REJECTED_STAT = "newsarchive/rejected/"
 RESPONSE_STATUS_STAT = "downloader/response_status_count/"
 # Seconds between attempts to reach the archive database while it is down.
 DB_RETRY_FIRST_DELAY = 0.5
@@ -146,7 +151,12 @@ class StoragePipeline:
             spider.keep_drop_selectors(
                 selector for site in sites for selector in self.writer.drop_selectors(site)
             )
-        self.run = RunRecorder(self.writer, sites)
+        try:
+            self.run = RunRecorder(self.writer, sites, lock=True)
+        except SiteLocked as exc:
+            logger.info("%s: not crawled", exc)
+            self.crawler.stats.set_value(SITE_LOCKED_STAT, str(exc))
+            raise CloseSpider("site_locked") from None
         self.crawler.stats.set_value(RUN_ID_STAT, self.run.run_id)
         self.updates.start(self.update_interval, now=False)
 
@@ -265,6 +275,7 @@ class StoragePipeline:
             waiting.settle(DropItem(f"not stored, {result}: {item.url}"))
             return
         self.run.stored(result)
+        self.run.figures.article(item)
         logger.info("%s article %s", result, item.canonical_url)
         waiting.settle()
 
@@ -343,6 +354,8 @@ class StoragePipeline:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.updates.running:
             self.updates.stop()
+        if self.run is None:
+            return
         self._store_now()
         if self.interrupted:
             status = "interrupted"
@@ -372,6 +385,13 @@ class StoragePipeline:
     def _record(self, status: str) -> None:
         if self.run is None:
             return
+        self.run.figures.rejected = Counter(
+            {
+                key.removeprefix(REJECTED_STAT): count
+                for key, count in self.crawler.stats.get_stats().items()
+                if key.startswith(REJECTED_STAT)
+            }
+        )
         try:
             self.run.finish(status, self._counts(), self.crawler.stats.get_value(WARC_PATH_STAT))
         except (ArchiveUnreachable, SQLAlchemyError) as exc:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import io
+import json
 import logging
 import os
 import shutil
@@ -14,10 +17,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -248,3 +255,102 @@ def start_held_crawl(site: LocalSite, db_url: str, cwd: Path, *settings: str) ->
     wait_for_articles(sessions, DEMO_ARTICLES - 1)
     assert site.handler.arrived.wait(60)
     return crawl
+
+
+@dataclass
+class WebhookReceiver:
+    """An HTTP server that records each POST and answers with `status` and `body`."""
+
+    url: str
+    posts: list[dict] = field(default_factory=list)
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            payload = self.rfile.read(int(self.headers["Content-Length"]))
+            state.posts.append(
+                {
+                    "path": self.path,
+                    "content_type": self.headers["Content-Type"],
+                    "json": json.loads(payload),
+                }
+            )
+            self.send_response(state.status)
+            for name, value in state.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(state.body)))
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = WebhookReceiver(f"http://127.0.0.1:{server.server_port}/hooks/T000/B000")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@dataclass
+class Mailbox:
+    """What an SMTP server received: envelopes with their parsed messages, and logins."""
+
+    port: int
+    messages: list[dict] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(
+            {
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "tls": session.ssl is not None,
+                # The message as sent, with the line ends of SMTP's wire format made Python's.
+                "message": email.message_from_bytes(
+                    envelope.content.replace(b"\r\n", b"\n"), policy=email.policy.default
+                ),
+            }
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., Mailbox]]:
+    """Starts an aiosmtpd server on 127.0.0.1 with the given SMTP parameters."""
+    controllers = []
+
+    def start(*, password: str | None = None, **parameters) -> Mailbox:
+        mailbox = Mailbox(_free_port())
+
+        def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            assert isinstance(auth_data, LoginPassword)
+            login = (auth_data.login.decode(), auth_data.password.decode())
+            mailbox.logins.append(login)
+            return AuthResult(success=login[1] == password, handled=False)
+
+        if password is not None:
+            parameters["authenticator"] = authenticate
+        controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **parameters)
+        controller.start()
+        controllers.append(controller)
+        return mailbox
+
+    yield start
+    for controller in controllers:
+        controller.stop()

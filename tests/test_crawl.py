@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archive.cli import DEMO_PORTAL
+from archive import exitcodes
 from archive.db import open_archive, session_factory
 from archive.localsite import LocalSite
-from archive.models import Article, ArticleVersion, CrawlRun
+from archive.models import Article, ArticleVersion, CrawlRun, SiteLock
 from tests.conftest import FAST_CRAWL, HELD_PAGE, NEWSARCHIVE, run_cli, start_held_crawl
 
 ARTICLES = {
@@ -279,31 +279,79 @@ def test_a_crawl_that_reaches_nothing_fails_with_one_line_per_host(tmp_path: Pat
     assert "cannot reach 127.0.0.2:1" in lines[0] + lines[1]
 
 
-def test_two_crawls_of_one_site_at_once_store_it_once(db_url: str, tmp_path: Path) -> None:
-    """Two writers of the same new articles end with one copy of each, and each reports its
-    own run. (tests/test_concurrency.py races more writers, more often, on the store.)"""
-    with LocalSite(DEMO_PORTAL) as site:
-        command = [
-            *NEWSARCHIVE, "crawl", "--start-url", site.base_url + "/", "--db", db_url,
-            *FAST_CRAWL, "-s", "LOG_LEVEL=WARNING",
-        ]  # fmt: skip
-        crawls = [
-            subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
-            )
-            for _ in range(2)
-        ]
-        results = [crawl.communicate(timeout=120) for crawl in crawls]
-    reported = []
-    for crawl, (stdout, stderr) in zip(crawls, results, strict=True):
-        assert crawl.returncode == 0, stderr
-        (line,) = [line for line in stdout.splitlines() if line.startswith("run ")]
-        reported.append(line.split()[1])
+def test_a_second_crawl_of_a_site_being_crawled_exits_at_once_naming_the_holder(
+    db_url: str, tmp_path: Path, held_site: LocalSite
+) -> None:
+    """One crawl of a site at a time: the second exits with SITE_LOCKED and records
+    nothing; the first stores every article once."""
+    first = start_held_crawl(held_site, db_url, tmp_path)
+    (run_id,) = _run_ids(db_url)
+    second = run_cli(
+        "crawl", "--start-url", held_site.base_url + "/", "--db", db_url, *FAST_CRAWL,
+        "-s", "LOG_LEVEL=WARNING", cwd=tmp_path,
+    )  # fmt: skip
+    assert second.returncode == exitcodes.SITE_LOCKED, second.stderr
+    (line,) = [line for line in second.stderr.splitlines() if line.startswith("Error:")]
+    assert f"is being crawled by run {run_id} (host " in line
+    assert f"pid {first.pid}, since " in line and line.endswith(": not crawled")
+    assert "Traceback" not in second.stderr and "run " not in second.stdout
+    held_site.handler.release.set()
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
     with session_factory(open_archive(db_url))() as session:
         urls = list(session.scalars(select(Article.canonical_url)))
         versions = session.scalar(select(func.count(ArticleVersion.id)))
-        runs = {str(run.id): run.status for run in session.scalars(select(CrawlRun))}
-    assert sorted(urls) == sorted(site.base_url + path for path in ARTICLES)
+        runs = {run.id: run.status for run in session.scalars(select(CrawlRun))}
+        assert session.scalars(select(SiteLock)).all() == []
+    assert sorted(urls) == sorted(held_site.base_url + path for path in ARTICLES)
     assert versions == len(ARTICLES)
-    assert sorted(reported) == sorted(runs)
-    assert set(runs.values()) == {"finished"}
+    assert runs == {run_id: "finished"}
+
+
+def test_the_lock_of_a_killed_crawl_is_taken_over(tmp_path: Path, held_site: LocalSite) -> None:
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    killed = start_held_crawl(held_site, db_url, tmp_path)
+    (killed_id,) = _run_ids(db_url)
+    killed.kill()
+    killed.communicate(timeout=60)
+    held_site.handler.release.set()
+    again = run_cli(
+        "crawl", "--start-url", held_site.base_url + "/", "--db", db_url, *FAST_CRAWL,
+        "-s", "LOG_LEVEL=WARNING", cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    with session_factory(open_archive(db_url))() as session:
+        runs = {run.id: run.status for run in session.scalars(select(CrawlRun))}
+        assert session.scalars(select(SiteLock)).all() == []
+    (new_id,) = set(runs) - {killed_id}
+    assert runs == {killed_id: "killed", new_id: "finished"}
+    assert f"run {new_id} " in again.stdout
+
+
+def _run_ids(db_url: str) -> list[int]:
+    with session_factory(open_archive(db_url))() as session:
+        return list(session.scalars(select(CrawlRun.id)))
+
+
+def test_max_runtime_ends_a_crawl_cleanly_keeping_what_it_stored(
+    tmp_path: Path, held_site: LocalSite
+) -> None:
+    """The crawl stops at its deadline and its pages in flight end within DOWNLOAD_TIMEOUT:
+    the held page never comes, the others are stored, the run is finished."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    result = run_cli(
+        "crawl", "--start-url", held_site.base_url + "/", "--db", db_url, "--max-runtime", "5s",
+        *FAST_CRAWL, "-s", "DOWNLOAD_TIMEOUT=2", "-s", "LOG_LEVEL=WARNING", cwd=tmp_path,
+    )  # fmt: skip
+    assert held_site.handler.arrived.is_set() and not held_site.handler.release.is_set()
+    assert result.returncode == 0, result.stderr
+    run = _the_run(db_url)
+    assert (run.status, run.articles_new) == ("finished", len(ARTICLES) - 1)
+    with session_factory(open_archive(db_url))() as session:
+        assert session.scalars(select(SiteLock)).all() == []
+    bad = run_cli("crawl", "--start-url", held_site.base_url + "/", "--max-runtime", "soon")
+    assert bad.returncode == exitcodes.USAGE
+    assert bad.stderr.strip() == (
+        "Error: --max-runtime: not a duration: 'soon'; give a number and a unit, "
+        "such as 90s, 30m, 6h or 1d"
+    )

@@ -23,7 +23,10 @@ from archive.cli.crawl import (
 )
 from archive.cli.db import db_group
 from archive.cli.export import export_command
+from archive.cli.health import health_command
+from archive.cli.metrics import metrics_command
 from archive.cli.pages import extract_command, import_warc_command, reprocess_command
+from archive.cli.schedule import schedule_group
 from archive.cli.search import search_command
 from archive.cli.stats import stats_command
 from archive.store import ArchiveUnreachable
@@ -76,7 +79,10 @@ for command in (
     db_group,
     export_command,
     stats_command,
+    health_command,
+    metrics_command,
     search_command,
+    schedule_group,
 ):
     main.add_command(command)
 del command

@@ -13,11 +13,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from archive import exitcodes
+from archive.cli.health import check_config, config_option, health_lines, told_health
 from archive.cli.options import ArchiveFailed, CommandError, connect, db_option, setting_option
 from archive.db import error_reason, resolve_db_url
+from archive.health import COMPLETED, site_health
 from archive.localsite import LocalSite
 from archive.models import CrawlRun
 from archive.profiles import ProfileError, load_profiles
+from archive.schedule import parse_duration
 from archive.stats import archive_stats, format_run, format_stats
 from crawler.run import (
     SettingError,
@@ -53,11 +56,14 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 # The exit code of a crawl by the status of its runs; of several runs, the first listed.
+# A site another run holds is `site_locked`; a finished run of an unhealthy site `unhealthy`.
 EXIT_CODE_BY_RUN_STATUS = {
     "interrupted": exitcodes.INTERRUPTED,
     "database_error": exitcodes.ARCHIVE_FAILED,
     "warc_error": exitcodes.ARCHIVE_FAILED,
     "failed": exitcodes.FAILURES,
+    "site_locked": exitcodes.SITE_LOCKED,
+    "unhealthy": exitcodes.UNHEALTHY,
 }
 
 
@@ -76,9 +82,11 @@ def crawl_exit_code(statuses: Iterable[str]) -> int:
 
 
 def crawl_and_report(
-    engine: Engine, targets: list[SiteOptions], overrides: dict[str, str]
-) -> list[CrawlRun]:
-    """Run the crawl, print the run records it made and return them.
+    engine: Engine, targets: list[SiteOptions], overrides: dict[str, str], config
+) -> list[str]:
+    """Run the crawl, print the run records it made and the health of the sites it
+    crawled (alerting as `config` says), and return the status of each target
+    (EXIT_CODE_BY_RUN_STATUS): a finished run of an unhealthy site is `unhealthy`.
 
     A crawl abandoned on a second Ctrl-C (or past its grace period) ends the process here,
     with status 130, without waiting for page workers or downloads still under way.
@@ -91,7 +99,9 @@ def crawl_and_report(
             ).all()
     except DBAPIError as exc:
         raise ArchiveFailed(f"cannot read the crawl's run records: {error_reason(exc)}") from None
-    if not runs and not result.abandoned:
+    for holder in result.locked:
+        click.echo(f"Error: {holder}: not crawled", err=True)
+    if not runs and not result.abandoned and not result.locked:
         raise CommandError("the crawl did not start: see the errors logged above")
     for run in runs:
         click.echo(format_run(run))
@@ -99,7 +109,20 @@ def crawl_and_report(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exitcodes.INTERRUPTED)
-    return runs
+    statuses = [run.status for run in runs]
+    completed = [run.sites for run in runs if run.status in COMPLETED]
+    if completed:
+        reports = site_health(engine, completed)
+        told_health(engine, reports, config)
+        unhealthy = {report.site for report in reports if not report.healthy}
+        for report in reports:
+            for line in health_lines(report):
+                click.echo(f"health: {line}")
+        statuses = [
+            "unhealthy" if run.status == "finished" and run.sites in unhealthy else run.status
+            for run in runs
+        ]
+    return statuses + ["site_locked"] * len(result.locked)
 
 
 @click.command("crawl")
@@ -111,13 +134,35 @@ def crawl_and_report(
     metavar="URL",
     help="Crawl from this URL, staying on its host (repeatable); for sites without a profile.",
 )
+@click.option(
+    "--max-runtime",
+    metavar="DURATION",
+    help="End the crawl cleanly after this long (90s, 30m, 6h, 1d), once its pages in flight "
+    "are done (within DOWNLOAD_TIMEOUT): what was stored is kept and the run is `finished`.",
+)
 @db_option
 @setting_option
+@config_option
 def crawl_command(
-    sites: tuple[str, ...], start_urls: tuple[str, ...], db_url: str | None, settings: tuple
+    sites: tuple[str, ...],
+    start_urls: tuple[str, ...],
+    max_runtime: str | None,
+    db_url: str | None,
+    settings: tuple,
+    config_path: str | None,
 ) -> None:
-    """Crawl bundled SITE profiles (all when none is named) or --start-url URLs."""
+    """Crawl bundled SITE profiles (all when none is named) or --start-url URLs.
+
+    Exits 0 when every run finished and its site is healthy; 5 for a site another run is
+    crawling; 6 when a site's run finished but the site is unhealthy (see `health`).
+    """
     overrides = parse_settings(settings)
+    if max_runtime is not None:
+        try:
+            overrides["CLOSESPIDER_TIMEOUT"] = str(parse_duration(max_runtime))
+        except ValueError as exc:
+            raise CommandError(f"--max-runtime: {exc}") from None
+    config = check_config(config_path)
     if start_urls:
         if sites:
             raise CommandError("give either SITE names or --start-url, not both")
@@ -140,8 +185,7 @@ def crawl_command(
             raise CommandError("no site to crawl: no profile is bundled")
         targets = [profile.options for profile in chosen]
     engine = connect(db_url, create=True)
-    runs = crawl_and_report(engine, targets, overrides)
-    sys.exit(crawl_exit_code(run.status for run in runs))
+    sys.exit(crawl_exit_code(crawl_and_report(engine, targets, overrides, config)))
 
 
 @click.command("sites")
@@ -188,7 +232,7 @@ def demo_command(db_url: str | None, settings: tuple) -> None:
         with LocalSite(DEMO_PORTAL) as site:
             click.echo(f"serving the sample portal at {site.base_url}/ ...")
             target = SiteOptions(name=DEMO_SITE, start_urls=(site.base_url + "/",))
-            statuses = [run.status for run in crawl_and_report(engine, [target], overrides)]
+            statuses = crawl_and_report(engine, [target], overrides, check_config(None))
         stats = archive_stats(engine)
     click.echo()
     click.echo(format_stats(stats))

@@ -16,6 +16,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from archive.runs import reason_kind
 from archive.store import FetchFailure
 from crawler.discovery import feed_entries, is_feed, robots_sitemaps, sitemap_content
 from crawler.items import KnownArticleUnchanged
@@ -29,6 +30,7 @@ from crawler.middlewares import (
     robots_txt_sitemaps,
 )
 from crawler.processing import PageProcessor
+from crawler.storage import REJECTED_STAT
 from pipelines.boilerplate import SiteTemplate
 from pipelines.links import PageLinks
 from pipelines.page import Page, SiteOptions
@@ -289,9 +291,11 @@ class PortalSpider(Spider):
         if result.oversized:
             self.cap_reached("NEWSARCHIVE_MAX_PAGE_TAGS", f"{response.url} is too large an article")
         elif result.article is None:
+            self.crawler.stats.inc_value(REJECTED_STAT + reason_kind(result.rejection))
             self.logger.info("%s, skipped: %s", result.rejection, response.url)
         elif result.rejection:
             self.crawler.stats.inc_value(NOT_ARTICLES_STAT)
+            self.crawler.stats.inc_value(REJECTED_STAT + reason_kind(result.rejection))
             self.logger.debug("not an article, %s: %s", result.rejection, response.url)
         else:
             yield result.article
