@@ -178,11 +178,11 @@ def _text_by_script(root: Path) -> dict[Path, bytes]:
 
 
 def test_a_portal_whose_articles_lose_their_text_alerts_once_and_once_when_it_recovers(
-    db_url: str,
     tmp_path: Path,
     receiver: WebhookReceiver,
     smtp_server: Callable[..., Mailbox],
 ) -> None:
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
     mailbox: Mailbox = smtp_server()
     config = tmp_path / "alerts.toml"
     config.write_text(

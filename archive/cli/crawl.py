@@ -112,8 +112,12 @@ def crawl_and_report(
     statuses = [run.status for run in runs]
     completed = [run.sites for run in runs if run.status in COMPLETED]
     if completed:
-        reports = site_health(engine, completed)
-        told_health(engine, reports, config)
+        try:
+            reports = site_health(engine, completed)
+            told_health(engine, reports, config)
+        except DBAPIError as exc:
+            click.echo(f"warning: cannot judge the sites' health: {error_reason(exc)}", err=True)
+            reports = []
         unhealthy = {report.site for report in reports if not report.healthy}
         for report in reports:
             for line in health_lines(report):
