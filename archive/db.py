@@ -6,7 +6,9 @@ import atexit
 import functools
 import os
 import shutil
+import sqlite3
 import tempfile
+import time
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -83,10 +85,27 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _set_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _set_wal(cursor: sqlite3.Cursor) -> None:
+    """WAL journal mode, which the file keeps once set. Setting it needs the file to itself,
+    and SQLite gives up at once rather than wait while another connection opens it (its
+    busy timeout does not apply): the archive's first openers take turns."""
+    delay = 0.01
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _begin_sqlite(connection: Connection) -> None:
