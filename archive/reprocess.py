@@ -23,8 +23,9 @@ from archive.warc import (
     iter_responses,
     read_response,
 )
+from pipelines.article import ExtractedArticle
 from pipelines.boilerplate import SiteTemplate
-from pipelines.page import Page, PageResult, SiteOptions, page_fingerprints
+from pipelines.page import DEFAULT_SITE, Page, PageResult, SiteOptions
 from pipelines.urls import site_name_for
 from pipelines.workers import process_pages
 
@@ -34,6 +35,9 @@ NOT_AN_ARTICLE = "not an article"
 UNREADABLE = "unreadable record"
 NOT_STORABLE = "not storable"
 DAMAGED_FILE = "damaged WARC file"
+STORE_BATCH = 200
+"""Articles stored in one transaction; a kill loses at most the batch being gathered,
+which the next reprocessing does again."""
 
 
 def _page(record: FetchedPage, **fetch) -> Page:
@@ -46,19 +50,35 @@ def _page(record: FetchedPage, **fetch) -> Page:
     )
 
 
-def _stored(run: RunRecorder, page: Page, result: PageResult) -> str:
-    """The page's article stored; the outcome."""
-    if result.rejection:
-        logger.info("not an article, %s: %s", result.rejection, page.url)
-        return NOT_AN_ARTICLE
-    try:
-        outcome = run.writer.save(result.article, run.run_id)
-    except ArticleRejected as exc:
-        logger.warning("not stored, %s: %s", exc, page.url)
-        run.failed(FetchFailure(page.url, f"not stored: {exc}"))
-        return NOT_STORABLE
-    run.stored(outcome)
-    return outcome
+class _Storing:
+    """The pages' articles stored STORE_BATCH at a time (ArchiveWriter.save_many)."""
+
+    def __init__(self, run: RunRecorder) -> None:
+        self.run = run
+        self.pending: list[tuple[Page, ExtractedArticle]] = []
+
+    def add(self, page: Page, result: PageResult) -> list[str]:
+        """The outcomes of the pages stored now (none while the batch fills)."""
+        if result.rejection:
+            logger.info("not an article, %s: %s", result.rejection, page.url)
+            return [NOT_AN_ARTICLE]
+        self.pending.append((page, result.article))
+        return self.flush() if len(self.pending) >= STORE_BATCH else []
+
+    def flush(self) -> list[str]:
+        """Store the batch; the outcome of each of its pages."""
+        batch, self.pending = self.pending, []
+        results = self.run.writer.save_many([article for _, article in batch], self.run.run_id)
+        outcomes = []
+        for (page, _), result in zip(batch, results, strict=True):
+            if isinstance(result, ArticleRejected):
+                logger.warning("not stored, %s: %s", result, page.url)
+                self.run.failed(FetchFailure(page.url, f"not stored: {result}"))
+                outcomes.append(NOT_STORABLE)
+            else:
+                self.run.stored(result)
+                outcomes.append(result)
+        return outcomes
 
 
 def _drained(outcomes: list[str]) -> Iterator[str]:
@@ -66,16 +86,24 @@ def _drained(outcomes: list[str]) -> Iterator[str]:
     outcomes.clear()
 
 
-def _learned_templates(records: list[tuple], warc_dir: Path) -> defaultdict[str, SiteTemplate]:
+def _learned_templates(
+    records: list[tuple], warc_dir: Path, workers: int
+) -> defaultdict[str, SiteTemplate]:
     """The template of each site, learned from all of its archived pages before any of them
-    is extracted again: the crawl had learned it only from the pages before each one."""
+    is extracted again (the crawl had learned it only from the pages before each one); the
+    pages' blocks are found in `workers` page workers."""
     templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
-    for site, _, path, offset, *_ in records:
-        try:
-            record = read_response(RecordLocation(path, offset), warc_dir)
-        except (OSError, ValueError):
-            continue
-        templates[site].learn(record.url, page_fingerprints(_page(record)))
+
+    def pages() -> Iterator[tuple[Page, SiteOptions, SiteTemplate]]:
+        for site, _, path, offset, *_ in records:
+            try:
+                record = read_response(RecordLocation(path, offset), warc_dir)
+            except (OSError, ValueError):
+                continue
+            yield _page(record), DEFAULT_SITE, templates[site]
+
+    for _ in process_pages(pages(), workers, blocks_only=True):
+        pass
     return templates
 
 
@@ -142,7 +170,7 @@ def reprocess(
         if drop_selectors:
             writer.keep_drop_selectors(site, drop_selectors)
     options = {site: site_options(writer, site) for site in sites}
-    templates = _learned_templates(records, warc_dir)
+    templates = _learned_templates(records, warc_dir, workers)
     run = RunRecorder(writer, [f"reprocess:{site}" for site in sites])
     unreadable: list[str] = []
 
@@ -164,10 +192,12 @@ def reprocess(
             yield _page(record, **fetch), options[site], templates[site]
 
     status = "interrupted"
+    storing = _Storing(run)
     try:
         for page, result in process_pages(pages(), workers):
             yield from _drained(unreadable)
-            yield _stored(run, page, result)
+            yield from storing.add(page, result)
+        yield from storing.flush()
         yield from _drained(unreadable)
         status = "finished"
     finally:
@@ -208,10 +238,12 @@ def import_warc(engine: Engine, paths: Iterable[Path], workers: int = 0) -> Iter
                 damaged.append(DAMAGED_FILE)
 
     status = "interrupted"
+    storing = _Storing(run)
     try:
         for page, result in process_pages(responses(), workers):
             yield from _drained(damaged)
-            yield _stored(run, page, result)
+            yield from storing.add(page, result)
+        yield from storing.flush()
         yield from _drained(damaged)
         status = "failed" if damaged_files else "finished"
     finally:

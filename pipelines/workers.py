@@ -21,6 +21,7 @@ from pipelines.page import (
     Page,
     PageResult,
     SiteOptions,
+    page_fingerprints,
     process_page,
 )
 
@@ -84,23 +85,29 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def process_pages(
-    pages: Iterable[tuple[Page, SiteOptions, SiteTemplate]], workers: int
+    pages: Iterable[tuple[Page, SiteOptions, SiteTemplate]],
+    workers: int,
+    blocks_only: bool = False,
 ) -> Iterator[tuple[Page, PageResult]]:
     """Each page processed (without its links) with its site's template, which learns from
     it; in order, in `workers` worker processes (a few pages ahead), or in this one for 0.
+    With `blocks_only`, the results hold only the pages' block fingerprints (see
+    page_fingerprints), for a template to learn from before the pages are processed.
 
     A page whose worker dies (killed, out of memory) is tried once more in a new pool; a
     page that kills a worker twice comes back as no article.
     """
     if workers == 0:
         for page, site, template in pages:
-            yield page, _learned(template, page, process_page(*_task(page, site, template)))
+            function, *arguments = _task(page, site, template, blocks_only)
+            yield page, _learned(template, page, function(*arguments))
         return
     pool = worker_pool(workers)
-    pending: deque[tuple[Page, SiteOptions, SiteTemplate, Future]] = deque()
+    pending: deque[tuple[Page, SiteTemplate, tuple, Future]] = deque()
     try:
         for page, site, template in pages:
-            pending.append((page, site, template, pool.submit(*_task(page, site, template))))
+            task = _task(page, site, template, blocks_only)
+            pending.append((page, template, task, pool.submit(*task)))
             while len(pending) >= workers * PAGES_AHEAD:
                 pool, done = _next_done(pool, pending, workers)
                 yield done
@@ -115,7 +122,13 @@ def _unlinked(page: Page, site: SiteOptions, template: TemplateView) -> PageResu
     return process_page(page, site, template, follow=False)
 
 
-def _task(page: Page, site: SiteOptions, template: SiteTemplate) -> tuple:
+def _blocks(page: Page) -> PageResult:
+    return PageResult(None, None, blocks=page_fingerprints(page))
+
+
+def _task(page: Page, site: SiteOptions, template: SiteTemplate, blocks_only: bool) -> tuple:
+    if blocks_only:
+        return _blocks, page
     return _unlinked, page, site, template.view(page.url)
 
 
@@ -128,20 +141,20 @@ def _next_done(
     pool: ProcessPoolExecutor, pending: deque, workers: int
 ) -> tuple[ProcessPoolExecutor, tuple[Page, PageResult]]:
     """The result of the earliest pending page, and the pool to go on with."""
-    page, site, template, future = pending[0]
+    page, template, task, future = pending[0]
     try:
         result = future.result()
     except BrokenProcessPool:
         pool.shutdown(wait=False)
         pool = worker_pool(workers)
         try:
-            result = pool.submit(*_task(page, site, template)).result()
+            result = pool.submit(*task).result()
         except BrokenProcessPool:
             pool.shutdown(wait=False)
             pool = worker_pool(workers)
             result = PageResult(None, "a page worker died on it twice")
         for index in range(1, len(pending)):
-            again, site, template, _ = pending[index]
-            pending[index] = (again, site, template, pool.submit(*_task(again, site, template)))
+            again, its_template, its_task, _ = pending[index]
+            pending[index] = (again, its_template, its_task, pool.submit(*its_task))
     pending.popleft()
     return pool, (page, _learned(template, page, result))
