@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from archive.db import session_factory, writing
+from archive.locks import STALE_AFTER
 from archive.models import CrawlRun, SiteHealth, utcnow
-from archive.runs import SHORT_BODY_CHARS
+from archive.runs import SHORT_BODY_CHARS, is_site_crawl
 
 HISTORY_RUNS = 10
 """The earlier runs a site's latest run is compared with."""
@@ -32,12 +33,7 @@ MIN_HISTORY = 2
 QUIET_RUNS = 3
 """Runs in a row without a new article that make a site that used to have some quiet."""
 MAX_AGE = dt.timedelta(days=2)
-STUCK_AFTER = dt.timedelta(minutes=15)
-"""A running crawl that has recorded nothing for this long is stuck (it records its
-counts every few seconds)."""
 COMPLETED = ("finished", "failed")
-# The `sites` of runs that are no crawls: reprocessing and imports.
-OTHER_RUN_KINDS = ("reprocess:", "import:")
 # A rejection reason is out of the usual when it takes at least this share of the run's
 # pages and this many, and over twice the usual count plus this many.
 REJECTED_SHARE = 0.25
@@ -89,10 +85,6 @@ def _age(delta: dt.timedelta) -> str:
 
 def _figures(run: CrawlRun) -> dict:
     return run.figures or {}
-
-
-def _found(run: CrawlRun) -> int:
-    return run.articles_new + run.articles_updated + run.articles_unchanged
 
 
 def _quiet(completed: list[CrawlRun]) -> list[str]:
@@ -185,11 +177,11 @@ def _languages(latest: CrawlRun, history: list[CrawlRun]) -> list[str]:
     return problems
 
 
-def _activity(site: str, runs: list[CrawlRun], now: dt.datetime) -> list[str]:
+def _activity(runs: list[CrawlRun], now: dt.datetime) -> list[str]:
     problems = []
     for run in runs:
         seen = run.updated_at or run.started_at
-        if run.status == "running" and now - seen >= STUCK_AFTER:
+        if run.status == "running" and now - seen >= STALE_AFTER:
             problems.append(
                 f"a run is stuck: run {run.id} (pid {run.pid} on {run.hostname}) has "
                 f"recorded nothing for {_age(now - seen)}"
@@ -205,7 +197,7 @@ def assess(site: str, runs: list[CrawlRun], now: dt.datetime) -> SiteReport:
     """The health of `site` from its runs, newest first."""
     if not runs:
         return SiteReport(site, ["no crawl run recorded"])
-    problems = _activity(site, runs, now)
+    problems = _activity(runs, now)
     completed = [run for run in runs if run.status in COMPLETED]
     if completed:
         latest, history = completed[0], completed[1 : 1 + HISTORY_RUNS]
@@ -219,14 +211,9 @@ def assess(site: str, runs: list[CrawlRun], now: dt.datetime) -> SiteReport:
 
 
 def crawled_sites(engine: Engine) -> list[str]:
-    """The sites the archive has crawl runs of (a run of one site each)."""
+    """The sites the archive has crawl runs of."""
     with session_factory(engine)() as session:
-        names = session.scalars(select(CrawlRun.sites).distinct())
-        return sorted(
-            name
-            for name in names
-            if name and "," not in name and not name.startswith(OTHER_RUN_KINDS)
-        )
+        return sorted(session.scalars(select(CrawlRun.sites).where(is_site_crawl()).distinct()))
 
 
 def site_health(

@@ -4,7 +4,7 @@ A crawl takes the locks of its sites in the transaction that records its run, an
 them back in the one that records its end. A lock whose holder is gone is taken over, its
 run marked `killed`: a holder on this host whose process has ended, a run that has ended
 without giving its locks back, or a run elsewhere that has recorded nothing for
-`stale_after` (a running crawl records its counts every few seconds).
+STALE_AFTER.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from archive.models import CrawlRun, SiteLock, utcnow
 
 STALE_AFTER = dt.timedelta(minutes=15)
+"""A running crawl that has recorded nothing for this long is gone or stuck (it records its
+counts every few seconds)."""
 
 
 class SiteLocked(Exception):
@@ -36,20 +38,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _gone(run: CrawlRun | None, lock: SiteLock, hostname: str, stale_after: dt.timedelta) -> bool:
+def _gone(run: CrawlRun | None, lock: SiteLock, hostname: str) -> bool:
     if run is None or run.status != "running":
         return True
     if lock.hostname == hostname:
         return not process_alive(lock.pid)
-    return (run.updated_at or run.started_at) < utcnow() - stale_after
+    return (run.updated_at or run.started_at) < utcnow() - STALE_AFTER
 
 
-def take_site_locks(
-    session: Session,
-    sites: Iterable[str],
-    run: CrawlRun,
-    stale_after: dt.timedelta = STALE_AFTER,
-) -> None:
+def take_site_locks(session: Session, sites: Iterable[str], run: CrawlRun) -> None:
     """Lock the sites for `run` (flushed already), or raise SiteLocked naming the holder of
     the first one held; the caller's transaction then takes nothing."""
     for site in sorted(set(sites)):
@@ -58,7 +55,7 @@ def take_site_locks(
             session.add(SiteLock(site=site, run_id=run.id, hostname=run.hostname, pid=run.pid))
             continue
         holder = session.get(CrawlRun, lock.run_id)
-        if not _gone(holder, lock, run.hostname, stale_after):
+        if not _gone(holder, lock, run.hostname):
             since = lock.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             raise SiteLocked(
                 f"{site} is being crawled by run {lock.run_id} (host {lock.hostname}, "

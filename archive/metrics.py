@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import Engine, and_, case, func, not_, select
+from sqlalchemy import Engine, and_, case, func, select
 
 from archive.db import session_factory
 from archive.models import Article, ArticleVersion, CrawlRun, Site
+from archive.runs import is_site_crawl
 
 PREFIX = "newsarchive_"
-OTHER_RUN_PREFIXES = ("reprocess:", "import:")
-"""How the runs that are not crawls name what they worked on (see archive.reprocess)."""
 
 LAST_RUN_COUNTS = (
     ("pages_fetched", "Pages fetched by the site's latest finished crawl run."),
@@ -66,15 +65,6 @@ class ArchiveFigures:
         return sorted({*self.articles, *self.runs})
 
 
-def _is_crawl():
-    """crawl_runs rows of one site's crawl, not of a reprocessing or an import."""
-    return and_(
-        CrawlRun.sites != "",
-        not_(CrawlRun.sites.contains(",")),
-        *(not_(CrawlRun.sites.startswith(prefix)) for prefix in OTHER_RUN_PREFIXES),
-    )
-
-
 def archive_figures(engine: Engine) -> ArchiveFigures:
     """The figures of the archive at `engine`, in three queries; a database error raises
     sqlalchemy's DBAPIError."""
@@ -107,7 +97,7 @@ def archive_figures(engine: Engine) -> ArchiveFigures:
                 ).label("last_success"),
                 func.max(case((finished, CrawlRun.id))).label("last_run_id"),
             )
-            .where(_is_crawl())
+            .where(is_site_crawl())
             .group_by(CrawlRun.sites)
             .subquery()
         )

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from archive.db import session_factory
 from archive.models import Article, Site
 from archive.profiles import load_profiles
-from archive.runs import RunRecorder
+from archive.runs import IMPORT_RUN, REPROCESS_RUN, RunRecorder
 from archive.store import ArchiveWriter, ArticleRejected, FetchFailure
 from archive.warc import (
     FetchedPage,
@@ -171,7 +171,7 @@ def reprocess(
             writer.keep_drop_selectors(site, drop_selectors)
     options = {site: site_options(writer, site) for site in sites}
     templates = _learned_templates(records, warc_dir, workers)
-    run = RunRecorder(writer, [f"reprocess:{site}" for site in sites])
+    run = RunRecorder(writer, [f"{REPROCESS_RUN}{site}" for site in sites])
     unreadable: list[str] = []
 
     def pages() -> Iterator[tuple[Page, SiteOptions, SiteTemplate]]:
@@ -214,7 +214,7 @@ def import_warc(engine: Engine, paths: Iterable[Path], workers: int = 0) -> Iter
     """
     writer = ArchiveWriter(engine)
     paths = list(paths)
-    run = RunRecorder(writer, [f"import:{path.name}" for path in paths])
+    run = RunRecorder(writer, [f"{IMPORT_RUN}{path.name}" for path in paths])
     templates: defaultdict[str, SiteTemplate] = defaultdict(SiteTemplate)
     options: dict[str, SiteOptions] = {}
     damaged: list[str] = []

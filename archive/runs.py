@@ -8,13 +8,31 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 
+from sqlalchemy import ColumnElement, and_, not_
+
+from archive.models import CrawlRun
 from archive.store import ArchiveWriter, FetchFailure, Outcome, RunCounts
 from pipelines.article import ExtractedArticle
 
 FAILURE_BATCH = 500
+REPROCESS_RUN = "reprocess:"
+IMPORT_RUN = "import:"
+"""How the runs that are no crawls name what they worked on: `reprocess:SITE`,
+`import:FILE`; a crawl's run names its one site."""
 SHORT_BODY_CHARS = 500
 """An article text shorter than this is short: a teaser, a caption, a broken extraction."""
 _NUMBER = re.compile(r"\d[\d.,]*")
+
+
+def is_site_crawl() -> ColumnElement[bool]:
+    """The crawl_runs rows of one site's crawl: not of several sites, of a reprocessing or
+    of an import."""
+    return and_(
+        CrawlRun.sites != "",
+        not_(CrawlRun.sites.contains(",")),
+        not_(CrawlRun.sites.startswith(REPROCESS_RUN)),
+        not_(CrawlRun.sites.startswith(IMPORT_RUN)),
+    )
 
 
 def reason_kind(reason: str) -> str:
@@ -28,7 +46,7 @@ class RunFigures:
     articles, the articles' languages and text lengths."""
 
     def __init__(self) -> None:
-        self.rejected: Counter[str] = Counter()
+        self.rejected: dict[str, int] = {}
         self.languages: Counter[str] = Counter()
         self.lengths: list[int] = []
 
@@ -38,7 +56,7 @@ class RunFigures:
 
     def as_dict(self) -> dict:
         return {
-            "rejected": dict(self.rejected),
+            "rejected": self.rejected,
             "languages": dict(self.languages),
             "stored": len(self.lengths),
             "short_bodies": sum(length < SHORT_BODY_CHARS for length in self.lengths),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 from scrapy import Spider, signals
@@ -385,13 +384,11 @@ class StoragePipeline:
     def _record(self, status: str) -> None:
         if self.run is None:
             return
-        self.run.figures.rejected = Counter(
-            {
-                key.removeprefix(REJECTED_STAT): count
-                for key, count in self.crawler.stats.get_stats().items()
-                if key.startswith(REJECTED_STAT)
-            }
-        )
+        self.run.figures.rejected = {
+            key.removeprefix(REJECTED_STAT): count
+            for key, count in self.crawler.stats.get_stats().items()
+            if key.startswith(REJECTED_STAT)
+        }
         try:
             self.run.finish(status, self._counts(), self.crawler.stats.get_value(WARC_PATH_STAT))
         except (ArchiveUnreachable, SQLAlchemyError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,14 +71,16 @@ def minhash_signature(text: str) -> bytes | None:
     return permuted.min(axis=0).astype("<u4").tobytes()
 
 
-def band_keys(signature: bytes) -> list[str]:
-    """Locality-sensitive keys: texts sharing one are candidates for a closer look."""
+@lru_cache(maxsize=4096)
+def band_keys(signature: bytes) -> tuple[str, ...]:
+    """Locality-sensitive keys: texts sharing one are candidates for a closer look; kept for
+    the signatures of recent texts, which storing an article looks up several times."""
     size = ROWS_PER_BAND * 4
-    keys = []
-    for band in range(BANDS):
-        rows = signature[band * size : (band + 1) * size]
-        keys.append(f"{band:02d}{hashlib.blake2b(rows, digest_size=8).hexdigest()}")
-    return keys
+    bands = (signature[band * size : (band + 1) * size] for band in range(BANDS))
+    return tuple(
+        f"{band:02d}{hashlib.blake2b(rows, digest_size=8).hexdigest()}"
+        for band, rows in enumerate(bands)
+    )
 
 
 def estimated_jaccard(first: bytes, second: bytes) -> float:

@@ -14,12 +14,19 @@ from sqlalchemy.exc import DBAPIError
 
 from archive import exitcodes
 from archive.cli.health import check_config, config_option, health_lines, told_health
-from archive.cli.options import ArchiveFailed, CommandError, connect, db_option, setting_option
+from archive.cli.options import (
+    ArchiveFailed,
+    CommandError,
+    bundled_profiles,
+    connect,
+    db_option,
+    named_profiles,
+    setting_option,
+)
 from archive.db import error_reason, resolve_db_url
 from archive.health import COMPLETED, site_health
 from archive.localsite import LocalSite
 from archive.models import CrawlRun
-from archive.profiles import ProfileError, load_profiles
 from archive.schedule import parse_duration
 from archive.stats import archive_stats, format_run, format_stats
 from crawler.run import (
@@ -175,16 +182,7 @@ def crawl_command(
                 raise CommandError(f"not an http(s) URL: {url!r}")
         targets = [SiteOptions(name=site_name_for(start_urls[0]), start_urls=start_urls)]
     else:
-        try:
-            profiles = load_profiles()
-        except ProfileError as exc:
-            raise CommandError(str(exc)) from None
-        unknown = [name for name in sites if name not in profiles]
-        if unknown:
-            raise CommandError(
-                f"no profile for {', '.join(unknown)}; known sites: {', '.join(profiles)}"
-            )
-        chosen = [profiles[name] for name in sites] if sites else list(profiles.values())
+        chosen = named_profiles(sites) if sites else list(bundled_profiles().values())
         if not chosen:
             raise CommandError("no site to crawl: no profile is bundled")
         targets = [profile.options for profile in chosen]
@@ -196,10 +194,7 @@ def crawl_command(
 @db_option
 def sites_command(db_url: str | None) -> None:
     """List the bundled site profiles; with --db, also what that archive holds of each."""
-    try:
-        profiles = load_profiles()
-    except ProfileError as exc:
-        raise CommandError(str(exc)) from None
+    profiles = bundled_profiles()
     archived: dict[str, Counter[str]] = {}
     if db_url:
         for site, lang, count in archive_stats(connect(db_url)).articles_by_site_lang:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from archive import exitcodes
 from archive.db import ArchiveUnavailable, open_archive
+from archive.profiles import ProfileError, SiteProfile, load_profiles
 
 T = TypeVar("T")
 
@@ -87,3 +88,22 @@ def with_progress(items: Iterable[T], length: int | None, label: str) -> Iterato
         return
     with click.progressbar(items, length=length, label=label, file=sys.stderr) as bar:
         yield from bar
+
+
+def bundled_profiles() -> dict[str, SiteProfile]:
+    """The bundled site profiles by name, or a one-line usage error."""
+    try:
+        return load_profiles()
+    except ProfileError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def named_profiles(names: Iterable[str]) -> list[SiteProfile]:
+    """The bundled profiles of `names`, or a usage error naming those there are none of."""
+    profiles = bundled_profiles()
+    unknown = [name for name in names if name not in profiles]
+    if unknown:
+        raise CommandError(
+            f"no profile for {', '.join(unknown)}; known sites: {', '.join(profiles)}"
+        )
+    return [profiles[name] for name in names]

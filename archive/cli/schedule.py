@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.options import CommandError, db_option
-from archive.profiles import ProfileError, load_profiles
+from archive.cli.options import CommandError, bundled_profiles, db_option, named_profiles
 from archive.schedule import CrawlJob, crawl_job, crontab_line, systemd_units
 
 sites_argument = click.argument("sites", nargs=-1, metavar="SITE...")
@@ -20,17 +19,10 @@ every_option = click.option(
 
 
 def _job(sites: tuple[str, ...], every: str, db_url: str | None) -> CrawlJob:
-    try:
-        profiles = load_profiles()
-    except ProfileError as exc:
-        raise CommandError(str(exc)) from None
     if not sites:
-        raise CommandError(f"name the SITE to crawl; known sites: {', '.join(profiles)}")
-    unknown = [name for name in sites if name not in profiles]
-    if unknown:
-        raise CommandError(
-            f"no profile for {', '.join(unknown)}; known sites: {', '.join(profiles)}"
-        )
+        known = ", ".join(bundled_profiles())
+        raise CommandError(f"name the SITE to crawl; known sites: {known}")
+    named_profiles(sites)
     try:
         return crawl_job(sites, every, db_url)
     except ValueError as exc:

@@ -290,13 +290,13 @@ class PortalSpider(Spider):
             yield request
         if result.oversized:
             self.cap_reached("NEWSARCHIVE_MAX_PAGE_TAGS", f"{response.url} is too large an article")
-        elif result.article is None:
-            self.crawler.stats.inc_value(REJECTED_STAT + reason_kind(result.rejection))
-            self.logger.info("%s, skipped: %s", result.rejection, response.url)
         elif result.rejection:
-            self.crawler.stats.inc_value(NOT_ARTICLES_STAT)
             self.crawler.stats.inc_value(REJECTED_STAT + reason_kind(result.rejection))
-            self.logger.debug("not an article, %s: %s", result.rejection, response.url)
+            if result.article is None:
+                self.logger.info("%s, skipped: %s", result.rejection, response.url)
+            else:
+                self.crawler.stats.inc_value(NOT_ARTICLES_STAT)
+                self.logger.debug("not an article, %s: %s", result.rejection, response.url)
         else:
             yield result.article
 
