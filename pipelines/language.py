@@ -211,8 +211,13 @@ def _script(ch: str) -> str:
     return "KANA" if script in ("HIRAGANA", "KATAKANA") else script
 
 
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the dominant language of `text`, or `und` when it has no words."""
+def detect_language(text: str, expected: str = "") -> str:
+    """ISO 639-1 code of the dominant language of `text`, or `und` when it has no words.
+
+    The `expected` language (a page's, for its title) wins every close call it is in: a
+    headline of a few words rarely tells English from Welsh or Russian from Bulgarian on
+    its own, and is far more often in its page's language than in the runner-up.
+    """
     text = text[:MAX_CHARS].lower()
     letters_by_script: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for ch, n in Counter(text).items():
@@ -226,7 +231,7 @@ def detect_language(text: str) -> str:
     if model:
         scores = model.letter_scores(text, letters)
         _weigh_words(scores, text, model)
-        return _decide(scores, text, script)
+        return _decide(scores, text, script, expected)
     if script == "CJK" and "KANA" in letters_by_script:
         return "ja"
     return (
@@ -304,9 +309,12 @@ def _lead(scores: Scores) -> float:
     return first - second
 
 
-def _decide(scores: Scores, text: str, script: str) -> str:
-    """The clear leader, or else langdetect's choice with the scores as prior odds."""
+def _decide(scores: Scores, text: str, script: str, expected: str) -> str:
+    """The clear leader, or else the expected language when it is close behind, or else
+    langdetect's choice with the scores as prior odds."""
     best = max(scores, key=scores.__getitem__)
+    if expected and expected in scores and scores[best] - scores[expected] < MARGIN:
+        return expected
     rivals = [
         lang
         for lang, score in scores.items()

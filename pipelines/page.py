@@ -183,7 +183,7 @@ def process_page(
         return result
 
     article.lang = detect_language(article.text)
-    article.title_lang = detect_language(article.title)
+    article.title_lang = detect_language(article.title, article.lang)
     article.content_hash = content_hash(article.title, article.text)
     article.minhash = minhash_signature(article.text)
     return result

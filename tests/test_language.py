@@ -79,3 +79,14 @@ def test_text_without_words_is_undetermined(text: str) -> None:
 )
 def test_same_text_same_answer(text: str) -> None:
     assert len({detect_language(text) for _ in range(5)}) == 1
+
+
+@pytest.mark.parametrize("title", ["Kaluga Region Development Corporation", "News"])
+def test_headline_of_few_words_takes_its_pages_language(title: str) -> None:
+    assert detect_language(title, expected="en") == "en"
+
+
+def test_expected_language_does_not_override_clear_evidence() -> None:
+    title = "Мiсцева влада видiлила землю пiд новий завод."
+    assert detect_language(title, expected="ru") == "uk"
+    assert detect_language("Kaluga Region Development Corporation", expected="ru") != "ru"
