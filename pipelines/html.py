@@ -14,8 +14,20 @@ from __future__ import annotations
 
 import re
 
-from lxml.html import HtmlElement
-from trafilatura.utils import INVALID_XML_CHARS, decode_file, load_html
+from lxml import etree
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HtmlProcessingInstruction,
+    fromstring,
+)
+from trafilatura.utils import (
+    INVALID_XML_CHARS,
+    decode_file,
+    is_dubious_html,
+    repair_faulty_html,
+)
 
 MAX_ATTRIBUTES = 256
 # More tags than the largest article pages have, by far (they have a few thousand).
@@ -61,6 +73,24 @@ _PLAIN_TOKENS = (
 _CROWDED_TAG = (
     rf"(?:<(?P<raw>(?i:{RAW_TEXT_ELEMENTS}|plaintext)){_NAME_END}|</?{_TAG_NAME})"
     rf"(?:{_ATTRIBUTE}){{{MAX_ATTRIBUTES}}}(?P<dropped>(?:{_ATTRIBUTE})*+)"
+)
+# trafilatura's parser (trafilatura.utils.HTML_PARSER) but for how elements get their class:
+# lxml.html calls back into Python for every element a stage touches, to tell forms and
+# inputs apart, which no stage needs; lxml's own lookup gives every element HtmlElement.
+_PARSER = etree.HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+)
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=HtmlElement,
+        comment=HtmlComment,
+        pi=HtmlProcessingInstruction,
+        entity=HtmlEntity,
+    )
 )
 _PLAIN = re.compile(_PLAIN_TOKENS)
 _CROWDED = re.compile(_CROWDED_TAG)
@@ -122,6 +152,23 @@ def within_tags(html: str, max_tags: int = MAX_TAGS) -> str:
 
 def parse_html(html: str | bytes, max_tags: int = MAX_TAGS) -> HtmlElement | None:
     """The page parsed as trafilatura's `load_html` parses it, in time and memory linear in
-    its size and bounded by `max_tags`; None when it is no HTML."""
+    its size and bounded by `max_tags`; None when it is no HTML (as load_html tells)."""
     text = decode_file(html) if isinstance(html, bytes) else html
-    return load_html(bounded_markup(within_tags(text, max_tags)))
+    markup = bounded_markup(within_tags(text, max_tags))
+    beginning = markup[:50].lower()
+    markup = repair_faulty_html(markup, beginning)
+    tree = _parsed(markup)
+    if tree is None or len(tree) < 1:
+        tree = _parsed(markup.encode("utf-8", "surrogatepass"))
+    if tree is None or (is_dubious_html(beginning) and len(tree) < 2):
+        return None
+    return tree
+
+
+def _parsed(markup: str | bytes) -> HtmlElement | None:
+    """The tree of `markup`; None for none, or for text that declares its own encoding
+    (which lxml reads only as bytes)."""
+    try:
+        return fromstring(markup, parser=_PARSER)
+    except (ValueError, etree.LxmlError):
+        return None
