@@ -12,7 +12,6 @@ reader reports it and reads on from the next record it can find.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from io import BytesIO
@@ -22,6 +21,7 @@ from typing import BinaryIO
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+from zlib_ng import zlib_ng as zlib
 
 from pipelines.article import RecordLocation
 
@@ -103,8 +103,9 @@ class WarcFile:
         self._append()
 
     def _write_record(self, record: ArcWarcRecord) -> None:
-        """Append one record to the buffer as a gzip member of its own (warcio would
-        compress at level 9: twice the time of level 6 for a file 1% smaller)."""
+        """Append one record to the buffer as a gzip member of its own, compressed with
+        zlib-ng (the same stream as zlib's, at half its CPU time) at level 6 (warcio would
+        compress at level 9: twice the time for a file 1% smaller)."""
         self._writer.write_record(record)
         compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._buffer.write(compressor.compress(self._record.getvalue()) + compressor.flush())

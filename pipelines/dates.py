@@ -10,6 +10,7 @@ import datetime as dt
 import email.utils
 import json
 import re
+from itertools import islice
 from collections import deque
 from collections.abc import Iterator
 from urllib.parse import urljoin
@@ -437,10 +438,11 @@ def _article_target(anchor: HtmlElement) -> str | None:
 
 
 def _targets_within(links: list[tuple[HtmlElement, str]]) -> dict[HtmlElement, set[str]]:
-    """The article targets linked from within each block that holds a link, in one pass."""
+    """The article targets linked from within each block that holds a link, up to the
+    levels a card may span, in one pass."""
     within: dict[HtmlElement, set[str]] = {}
     for anchor, target in links:
-        for block in anchor.iterancestors():
+        for block in islice(anchor.iterancestors(), _CARD_LEVELS):
             within.setdefault(block, set()).add(target)
     return within
 
