@@ -146,12 +146,12 @@ MAX_TEMPLATE_BLOCK = 2000
 # fewer than a quarter of the pages that a template block needs.
 FIRST_PRUNING = 64
 PRUNED_SHARE = 0.25
-SPACE = re.compile(r"\s+")
+DIGITS = re.compile(r"\d+")
 
 
 def normalize(text: str) -> str:
     """Block text compared across pages: case, spacing and digits (dates, counters) ignored."""
-    return SPACE.sub(" ", re.sub(r"\d+", "0", text)).strip().lower()
+    return " ".join(DIGITS.sub("0", text).split()).lower()
 
 
 def fingerprint(text: str) -> str:
@@ -338,8 +338,9 @@ class SiteTemplate:
         self.min_share = min_share
         self._pages: set[str] = set()
         self._counts: Counter[str] = Counter()
-        # Blocks at most one page short of min_pages: the only ones a page can make template.
-        self._repeated: set[str] = set()
+        # Blocks at most one page short of what template needs (and maybe some that have
+        # fallen further behind since): the only ones a page can make template.
+        self._frequent: set[str] = set()
         self._next_pruning = FIRST_PRUNING
 
     def learn(self, url: str, fingerprints: Iterable[str]) -> None:
@@ -348,17 +349,22 @@ class SiteTemplate:
             return
         self._pages.add(url)
         counts = self._counts
+        near = self._needed(new_page=False) - 1
         for key in fingerprints:
             counts[key] += 1
-            if counts[key] >= self.min_pages - 1:
-                self._repeated.add(key)
+            if counts[key] >= near:
+                self._frequent.add(key)
         if len(self._pages) >= self._next_pruning:
             self._prune()
+
+    def _needed(self, new_page: bool) -> float:
+        """The pages a block must be on to be template, with a page not learned yet counted."""
+        return max(self.min_pages, self.min_share * (len(self._pages) + new_page))
 
     def _prune(self) -> None:
         keep = self.min_share * len(self._pages) * PRUNED_SHARE
         self._counts = Counter({key: n for key, n in self._counts.items() if n >= keep})
-        self._repeated &= self._counts.keys()
+        self._frequent &= self._counts.keys()
         self._next_pruning *= 2
 
     @property
@@ -369,13 +375,16 @@ class SiteTemplate:
     @property
     def blocks(self) -> frozenset[str]:
         """The fingerprints of the site's template as learned so far."""
-        needed = max(self.min_pages, self.min_share * len(self._pages))
-        return frozenset(key for key in self._repeated if self._counts[key] >= needed)
+        needed = self._needed(new_page=False)
+        return frozenset(key for key in self._frequent if self._counts[key] >= needed)
 
     def view(self, url: str) -> TemplateView:
-        """The template as the page at `url` sees it."""
+        """The template as the page at `url` sees it, in time bounded by the blocks near it
+        (those fallen behind are forgotten here; only learning brings a block near)."""
         new_page = url not in self._pages
-        needed = max(self.min_pages, self.min_share * (len(self._pages) + new_page))
+        needed = self._needed(new_page)
         counts = self._counts
-        near = {key: counts[key] for key in self._repeated if counts[key] + new_page >= needed}
+        near_now = self._needed(new_page=False) - 1
+        self._frequent = {key for key in self._frequent if counts[key] >= near_now}
+        near = {key: counts[key] for key in self._frequent if counts[key] + new_page >= needed}
         return TemplateView(len(self._pages), near, new_page, self.min_pages, self.min_share)

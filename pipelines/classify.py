@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from pipelines.urls import canonical_url, linked_url, split_url
@@ -48,6 +50,8 @@ MIN_LISTING_TEASERS = 2
 MIN_HEADLINE_WORDS = 3
 HEADLINE_LINKS = "//h2[.//a[@href]] | //h3[.//a[@href]] | //h4[.//a[@href]]"
 HEADLINE_LINKS_IN = ".//h2[.//a[@href]] | .//h3[.//a[@href]] | .//h4[.//a[@href]]"
+# The text nodes of all links (links do not nest in parsed HTML, so none counts twice).
+_LINK_TEXTS = etree.XPath(".//a//text()", smart_strings=False)
 MAX_CARD_DEPTH = 4
 MIN_SUMMARY_CHARS = 60
 SUMMARY_PREFIX_CHARS = 40
@@ -93,20 +97,20 @@ def _schema_types(tree: HtmlElement) -> frozenset[str]:
     return frozenset(types)
 
 
-def _words(element: HtmlElement) -> int:
-    """Words of the text under `element`, each text node apart, so that the words of a link
-    are never more than those of the page (links do not nest in parsed HTML)."""
-    return len(" ".join(element.itertext()).split())
+def _words(texts: Iterable[str]) -> int:
+    """Words of text nodes, each apart, so that the words of the links are never more than
+    those of the page."""
+    return len(" ".join(texts).split())
 
 
 def _link_text_share(tree: HtmlElement) -> float:
     body = tree.find(".//body")
     if body is None:
         return 0.0
-    total = _words(body)
+    total = _words(body.itertext())
     if not total:
         return 0.0
-    return sum(_words(a) for a in body.iter("a")) / total
+    return _words(_LINK_TEXTS(body)) / total
 
 
 def _squeeze(text: str) -> str:

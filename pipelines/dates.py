@@ -10,7 +10,6 @@ import datetime as dt
 import email.utils
 import json
 import re
-from itertools import islice
 from collections import deque
 from collections.abc import Iterator
 from urllib.parse import urljoin
@@ -438,12 +437,16 @@ def _article_target(anchor: HtmlElement) -> str | None:
 
 
 def _targets_within(links: list[tuple[HtmlElement, str]]) -> dict[HtmlElement, set[str]]:
-    """The article targets linked from within each block that holds a link, up to the
-    levels a card may span, in one pass."""
+    """The article targets linked from within each block that holds a link, up to two: one
+    makes a card, more a list. One pass, linear in the page: a target stops rising at a
+    block that holds it already or holds two, as every block above holds as much."""
     within: dict[HtmlElement, set[str]] = {}
     for anchor, target in links:
-        for block in islice(anchor.iterancestors(), _CARD_LEVELS):
-            within.setdefault(block, set()).add(target)
+        for block in anchor.iterancestors():
+            found = within.setdefault(block, set())
+            if target in found or len(found) > 1:
+                break
+            found.add(target)
     return within
 
 

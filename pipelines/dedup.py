@@ -26,12 +26,10 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
-def shingles(text: str) -> set[bytes]:
+def shingles(text: str) -> set[str]:
+    """The text's runs of SHINGLE_WORDS words, lowercased, a space between words."""
     words = WORD.findall(text.lower())
-    return {
-        " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8")
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    }
+    return set(map(" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
 def _permutations(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,11 +59,10 @@ def minhash_signature(text: str) -> bytes | None:
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return None
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little") for shingle in found),
-        dtype=np.uint32,
-        count=len(found),
-    )
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(shingle.encode()).digest() for shingle in found])
+    # The first 4 of each 20-byte digest, as a little-endian number.
+    hashes = np.frombuffer(digests, dtype="<u4")[:: 20 // 4]
     a, b = PERMUTATIONS
     permuted = _mixed(hashes)[:, np.newaxis] * a + b
     return permuted.min(axis=0).astype("<u4").tobytes()

@@ -271,3 +271,20 @@ def test_text_ends_before_the_copyright_line_of_the_footer() -> None:
     text = extract_content(load_html(LAYOUT_PAGE.format(prose=PROSE, footer=footer)), BASE).text
     assert text.split("\n")[-1].startswith("Closing paragraph.")
     assert "Main Street" not in text
+
+
+def test_template_views_count_as_the_pages_say() -> None:
+    """Each page's view holds exactly the blocks that are on enough pages, the page itself
+    counted, however the blocks come and go along the crawl."""
+    learner = SiteTemplate(min_pages=3, min_share=0.5)
+    seen: list[set[str]] = []
+    for n in range(60):
+        page = {"menu", "footer"} | ({"banner"} if n % 3 else set()) | {f"story {n % 7}"}
+        page |= {"late widget"} if n >= 30 else set()
+        view = learner.view(f"/{n}")
+        needed = max(3, 0.5 * (len(seen) + 1))
+        expected = {key for key in page if sum(key in other for other in seen) + 1 >= needed}
+        assert view.template_of(page) == expected
+        learner.learn(f"/{n}", page)
+        seen.append(page)
+    assert learner.blocks == {"menu", "footer", "banner", "late widget"}
