@@ -40,6 +40,9 @@ SITE_LOCKED_STAT = "newsarchive/site_locked"
 REJECTED_STAT = "newsarchive/rejected/"
 RESPONSE_STATUS_STAT = "downloader/response_status_count/"
 # Seconds between attempts to reach the archive database while it is down.
+# How often a batch that is not full checks whether it has waited long enough, or holds the
+# crawl up.
+BATCH_CHECK_EVERY = 0.1
 DB_RETRY_FIRST_DELAY = 0.5
 DB_RETRY_MAX_DELAY = 10.0
 
@@ -103,10 +106,11 @@ class StoragePipeline:
     """Stores the articles in batches and keeps the crawl run record current.
 
     An article waits in a buffer until NEWSARCHIVE_STORE_BATCH have gathered, or until
-    NEWSARCHIVE_STORE_INTERVAL seconds after the first of them, or until the crawl stops;
-    then the buffer is stored in one transaction (ArchiveWriter.save_many), and only then
-    does each article go on to later pipelines and feeds. So a killed crawl loses about that
-    many seconds of articles, a stopped one (Ctrl-C) none.
+    NEWSARCHIVE_STORE_INTERVAL seconds after the first of them, or until the crawl waits
+    for nothing else (see _holds_crawl_up), or until the crawl stops; then the buffer is
+    stored in one transaction (ArchiveWriter.save_many), and only then does each article
+    go on to later pipelines and feeds. So a killed crawl loses about that many seconds
+    of articles, a stopped one (Ctrl-C) none.
 
     Fetch failures and unchanged revisits are recorded here and go no further, so a feed
     (`scrapy crawl portal -o items.jsonl`) holds the stored articles only. A page the
@@ -130,11 +134,12 @@ class StoragePipeline:
         # Articles waiting for their batch; batches waiting to be stored, in order; the
         # batch being stored (while the database is down, for as long as that lasts).
         self.buffer: list[_Waiting] = []
+        self.buffered_at = 0.0
         self.queued: list[list[_Waiting]] = []
         self.storing: list[_Waiting] = []
         self.writing = False
         self.updates = create_looping_call(self._update_run)
-        self.flushes = create_looping_call(self.flush)
+        self.checks = create_looping_call(self._check_batch)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.stop_requested, signal=shutdown.stop_requested)
         crawler.signals.connect(self.stop_forced, signal=shutdown.stop_forced)
@@ -158,6 +163,7 @@ class StoragePipeline:
             raise CloseSpider("site_locked") from None
         self.crawler.stats.set_value(RUN_ID_STAT, self.run.run_id)
         self.updates.start(self.update_interval, now=False)
+        self.checks.start(min(BATCH_CHECK_EVERY, self.batch_interval), now=False)
 
     async def process_item(self, item):
         if isinstance(item, ExtractedArticle):
@@ -179,28 +185,39 @@ class StoragePipeline:
         raise DropItem(f"recorded: {item.url}", log_level="DEBUG")
 
     def _buffer(self, waiting: _Waiting) -> None:
+        if not self.buffer:
+            self.buffered_at = time.monotonic()
         self.buffer.append(waiting)
         logger.debug(
             "article waiting to be stored: %s (%d waiting)", waiting.item.url, len(self.buffer)
         )
-        if len(self.buffer) >= self.batch_size or self._scraper_full():
+        if len(self.buffer) >= self.batch_size or self._holds_crawl_up():
             self.flush()
-        elif not self.flushes.running:
-            self.flushes.start(self.batch_interval, now=False)
 
-    def _scraper_full(self) -> bool:
-        """Whether Scrapy fetches no more until some of its responses are done (it holds
-        SCRAPER_SLOT_MAX_ACTIVE_SIZE of them), and the pages waiting here are at least half
-        of those responses: then it is the batch that holds the crawl up."""
-        slot = getattr(getattr(self.crawler.engine, "scraper", None), "slot", None)
-        if slot is None or not slot.needs_backout():
+    def _check_batch(self) -> None:
+        waited = time.monotonic() - self.buffered_at
+        if self.buffer and (waited >= self.batch_interval or self._holds_crawl_up()):
+            self.flush()
+
+    def _holds_crawl_up(self) -> bool:
+        """Whether it is the batch that holds the crawl up: Scrapy fetches no more until
+        some of its responses are done (it holds SCRAPER_SLOT_MAX_ACTIVE_SIZE of them) and
+        the pages waiting here are at least half of those responses; or nothing is being
+        fetched and every response Scrapy holds is a page waiting here (a crawl's last)."""
+        engine = self.crawler.engine
+        slot = getattr(getattr(engine, "scraper", None), "slot", None)
+        if slot is None:
             return False
-        return 2 * len(self.buffer) >= len(slot.queue) + len(slot.active)
+        if slot.needs_backout():
+            return 2 * len(self.buffer) >= len(slot.queue) + len(slot.active)
+        return (
+            bool(slot.active)
+            and len(slot.active) <= len(self.buffer)
+            and not engine.downloader.active
+        )
 
     def flush(self) -> None:
         """Store the buffered articles now, or right after the batch being stored."""
-        if self.flushes.running:
-            self.flushes.stop()
         if self.buffer:
             if self.queued and len(self.queued[-1]) + len(self.buffer) <= self.batch_size:
                 self.queued[-1].extend(self.buffer)
@@ -280,8 +297,6 @@ class StoragePipeline:
 
     def _store_now(self) -> None:
         """The crawl ends now: one attempt to store every article still waiting."""
-        if self.flushes.running:
-            self.flushes.stop()
         batches = [self.storing, *self.queued, self.buffer]
         waiting = [w for batch in batches for w in batch if not w.done.done()]
         self.queued, self.buffer = [], []
@@ -351,8 +366,9 @@ class StoragePipeline:
         self._record("interrupted")
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.updates.running:
-            self.updates.stop()
+        for calls in (self.updates, self.checks):
+            if calls.running:
+                calls.stop()
         if self.run is None:
             return
         self._store_now()

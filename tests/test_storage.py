@@ -262,6 +262,18 @@ def test_a_crawl_in_small_batches_stores_every_article(db_url: str, demo_site) -
     assert _stored_urls(db_url) == {demo_site.base_url + path for path in ARTICLES}
 
 
+def test_the_last_pages_of_a_crawl_do_not_wait_for_their_batch(db_url: str, demo_site) -> None:
+    """Once nothing is fetched or processed but the articles waiting to be stored, they are
+    stored at once (here the batch would otherwise wait ten minutes, past the timeout)."""
+    result = run_cli(
+        "crawl", "--start-url", demo_site.base_url + "/", "--db", db_url, *FAST_CRAWL,
+        "-s", "NEWSARCHIVE_STORE_BATCH=1000", "-s", "NEWSARCHIVE_STORE_INTERVAL=600",
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _stored_urls(db_url) == {demo_site.base_url + path for path in ARTICLES}
+
+
 def test_ctrl_c_stores_the_articles_waiting_for_their_batch(
     tmp_path: Path, held_site: LocalSite
 ) -> None:
