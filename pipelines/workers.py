@@ -27,9 +27,10 @@ from pipelines.page import (
 
 # Imported once by the fork server, so that every worker forked from it starts warm.
 PRELOADED = ["pipelines.page"]
-# Pages handed to each worker at once: enough to keep it busy, few enough that the site
-# template each page is given is nearly as current as without workers.
-PAGES_AHEAD = 2
+# Pages handed to each worker ahead: enough to keep it busy while the starting process
+# pauses (storing a batch of articles takes tens of milliseconds), few enough that the
+# site template each page is given is nearly as current as without workers.
+PAGES_AHEAD = 16
 
 
 def default_workers() -> int:
