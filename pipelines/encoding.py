@@ -130,6 +130,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         # A page of other bytes throughout is in one other charset, which detection finds.
         if charset in CYRILLIC_CANDIDATES or not _looks_misdecoded(text):
             return f"utf-8+{charset}", _decode_words(body, charset)
+    elif codecs.lookup(encoding).name == "utf-8":
+        # Valid UTF-8 throughout, which detection would read as UTF-8 again.
+        return encoding, text
     if _looks_misdecoded(text):
         encoding = detect_encoding(body)
         text = body.decode(encoding, errors="replace")
