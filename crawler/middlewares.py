@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import (
@@ -23,12 +23,13 @@ from scrapy.exceptions import (
     NotConfigured,
     StopDownload,
 )
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
+from w3lib.html import get_base_url, get_meta_refresh
 
 from archive.store import KnownArticle, archive_url_key
 from archive.warc import WarcFile
@@ -68,9 +69,15 @@ class RedirectOffsite(IgnoreRequest):
     """A redirect leads to another site, or to another port of the portal's hosts."""
 
 
-class LoopAwareRedirectMiddleware(RedirectMiddleware):
+# Where Scrapy looks for a meta refresh: the first 4,096 characters, which take up to
+# twice as many bytes in UTF-8 Cyrillic (and up to four in the rarest scripts).
+HEAD_CHARS = 4096
+HEAD_BYTES = 4 * HEAD_CHARS
+
+
+class _LoopAware:
     """Reports a redirect loop as such; otherwise the duplicate filter would drop the
-    request that closes the loop without a word."""
+    request that closes the loop without a word. A redirect off the portal goes nowhere."""
 
     def _redirect(self, redirected: Request, request: Request, reason) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
@@ -85,6 +92,42 @@ class LoopAwareRedirectMiddleware(RedirectMiddleware):
             # duplicate filter, which knows URLs by their key, would drop it.
             redirected.dont_filter = True
         return redirected
+
+
+class LoopAwareRedirectMiddleware(_LoopAware, RedirectMiddleware):
+    """Scrapy's redirects (3xx), loops reported."""
+
+
+class HeadMetaRefreshMiddleware(_LoopAware, MetaRefreshMiddleware):
+    """Scrapy's meta refresh redirects, loops reported, read from the start of the page
+    alone: Scrapy's decodes each whole page to look at its first 4,096 characters, in the
+    crawl process, while the page workers decode the page anyway."""
+
+    def process_response(self, request: Request, response: Response, spider=None):
+        if (
+            request.meta.get("dont_redirect", False)
+            or request.method == "HEAD"
+            or not isinstance(response, HtmlResponse)
+            or urlparse_cached(request).scheme not in {"http", "https"}
+        ):
+            return response
+        interval, url = _head_meta_refresh(response, self._ignore_tags)
+        if not url:
+            return response
+        redirected = self._redirect_request_using_get(request, response, url)
+        if urlparse_cached(redirected).scheme not in {"http", "https"}:
+            return response
+        if interval < self._maxdelay:
+            return self._redirect(redirected, request, "meta refresh")
+        return response
+
+
+def _head_meta_refresh(response: HtmlResponse, ignore_tags: list[str]) -> tuple:
+    """(delay, URL) of the page's meta refresh, or (None, None), as Scrapy reads it."""
+    encoding = response.encoding
+    head = response.body[:HEAD_BYTES].decode(encoding, errors="replace")[:HEAD_CHARS]
+    base_url = get_base_url(head, response.url, encoding)
+    return get_meta_refresh(head, base_url, encoding, ignore_tags=ignore_tags)
 
 
 class AlreadyArchived(IgnoreRequest):

@@ -42,6 +42,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.middlewares.LoopAwareRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.KnownArticlesMiddleware": 120,
     "crawler.middlewares.WarcArchiveMiddleware": 580,

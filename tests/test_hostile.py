@@ -31,6 +31,7 @@ from tests.sites.hostile import (
     DRIP_SECONDS,
     JSON_LD_BOMB,
     LISTED,
+    REFRESHED_ARTICLE,
     SITEMAP_ARTICLES,
     TRANSPORT_ARTICLES,
     HostileSite,
@@ -351,6 +352,7 @@ def test_redirect_loop_and_long_chain_are_recorded_failures(transport) -> None:
     site, _, _, db_url = transport
     failed = failures(db_url)
     assert "redirect loop" in failed[site.url("/loop/a/")].reason
+    assert "redirect loop" in failed[site.url("/refresh/loop/a/")].reason
     assert "redirect chain too long" in failed[site.url("/chain/1/")].reason
     hits = site.hits()
     assert hits["/loop/a/"] == hits["/loop/b/"] == 1
@@ -365,7 +367,9 @@ def test_drip_false_gzip_binary_and_5xx_are_failures_not_articles(transport) -> 
     for path in BROKEN:
         assert failed[site.url(path)].status == 503
         assert site.hits()[path] == 1
-    assert set(stored(db_url)) == {site.url(path) for path in TRANSPORT_ARTICLES}
+    assert set(stored(db_url)) == {
+        site.url(path) for path in [*TRANSPORT_ARTICLES, REFRESHED_ARTICLE]
+    }
 
 
 # Case 7: a page claiming, by rel=canonical, an article of another archived site.

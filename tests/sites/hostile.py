@@ -52,6 +52,12 @@ def html(body: bytes | str | Iterable[bytes], status: int = 200, **headers: str)
     return Reply(status, content, {"Content-Type": "text/html; charset=utf-8", **headers})
 
 
+def meta_refresh(location: str, title: str = "") -> Reply:
+    """A page that sends its reader on at once by `<meta http-equiv=refresh>`."""
+    head = f'<title>{title}</title><meta http-equiv="refresh" content="0; url={location}">'
+    return html(f"<html><head>{head}</head><body><p>Переход…</p></body></html>")
+
+
 def redirect(location: str, status: int = 302) -> Reply:
     return Reply(status, b"", {"Location": location, "Content-Type": "text/html"})
 
@@ -509,6 +515,9 @@ def sitemap_routes(base: str) -> dict[str, Route]:
 # redirect traps, a body that drips, a false gzip, a binary "HTML" page, 5xx articles.
 
 TRANSPORT_ARTICLES = {"/news/t1/": 0, "/news/t2/": 1, "/news/t3/": 5}
+# An article reached only by a page's meta refresh, which comes after a head of Cyrillic
+# text longer than 4,096 bytes (but not characters).
+REFRESHED_ARTICLE = "/news/refreshed/"
 BROKEN = tuple(f"/broken/{n}/" for n in range(3))
 CHAIN_HOPS = 20
 # The dripping body ends after this many bytes, one a second.
@@ -518,7 +527,8 @@ DRIP_SECONDS = 60
 def transport_routes(other: str) -> dict[str, Route]:
     """The routes of the transport traps; `other` is the same host on another port."""
     traps = [
-        "/loop/a/", "/chain/1/", "/drip/", "/gzip/", "/binary/", "/jump/", *BROKEN,
+        "/loop/a/", "/refresh/loop/a/", "/refresh/moved/", "/chain/1/", "/drip/", "/gzip/",
+        "/binary/", "/jump/", *BROKEN,
         f"{other}/news/elsewhere/", "//" + other.removeprefix("http://") + "/news/relative/",
     ]  # fmt: skip
     links = " ".join(f'<a href="{href}">ловушка {n}</a>' for n, href in enumerate(traps))
@@ -534,6 +544,10 @@ def transport_routes(other: str) -> dict[str, Route]:
         **{path: article_route(index) for path, index in TRANSPORT_ARTICLES.items()},
         "/loop/a/": lambda _: redirect("/loop/b/"),
         "/loop/b/": lambda _: redirect("/loop/a/"),
+        "/refresh/loop/a/": lambda _: meta_refresh("/refresh/loop/b/"),
+        "/refresh/loop/b/": lambda _: meta_refresh("/refresh/loop/a/"),
+        "/refresh/moved/": lambda _: meta_refresh(REFRESHED_ARTICLE, "Новость переехала. " * 150),
+        REFRESHED_ARTICLE: article_route(2),
         **{
             f"/chain/{n}/": (lambda _, n=n: redirect(f"/chain/{n + 1}/"))
             for n in range(1, CHAIN_HOPS + 1)
