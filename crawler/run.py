@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from twisted.python.failure import Failure
 
 from crawler.settings_check import SettingError as SettingError
 from crawler.settings_check import check_storage, checked_value
@@ -15,6 +17,8 @@ from crawler.shutdown import CrawlStopper
 from crawler.spiders.portal import PortalSpider
 from crawler.storage import RUN_ID_STAT, SITE_LOCKED_STAT
 from pipelines.page import SiteOptions
+
+logger = logging.getLogger(__name__)
 
 
 def crawl_settings(db_url: str, overrides: Mapping[str, object] = {}) -> Settings:
@@ -48,6 +52,12 @@ class CrawlResult:
     locked: tuple[str, ...] = ()
 
 
+def _did_not_start(failure: Failure, site: SiteOptions) -> None:
+    """Said at once, in a line (Twisted would say it with a traceback, and only once the
+    failure is garbage collected, which may be never before the process ends)."""
+    logger.error("the crawl of %s did not start: %s", site.name or "the site", failure.value)
+
+
 def run_crawl(sites: Iterable[SiteOptions], settings: Settings) -> CrawlResult:
     """Crawl every site in one process; blocks until all have finished or were stopped.
 
@@ -59,7 +69,7 @@ def run_crawl(sites: Iterable[SiteOptions], settings: Settings) -> CrawlResult:
     for site in sites:
         crawler = process.create_crawler(PortalSpider)
         crawlers.append(crawler)
-        process.crawl(crawler, options=site)
+        process.crawl(crawler, options=site).addErrback(_did_not_start, site)
     stopper = CrawlStopper(process, settings.getfloat("NEWSARCHIVE_STOP_GRACE"))
     stopper.install()
     # What the process holds by now (its modules above all) lives as long as the crawl:
