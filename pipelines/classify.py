@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -11,6 +12,7 @@ from urllib.parse import SplitResult, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
+from pipelines.cards import card_of, targets_within
 from pipelines.urls import canonical_url, linked_url, split_url
 
 ARTICLE_SCHEMA_TYPES = frozenset(
@@ -53,6 +55,10 @@ HEADLINE_LINKS_IN = ".//h2[.//a[@href]] | .//h3[.//a[@href]] | .//h4[.//a[@href]
 # The text nodes of all links (links do not nest in parsed HTML, so none counts twice).
 _LINK_TEXTS = etree.XPath(".//a//text()", smart_strings=False)
 MAX_CARD_DEPTH = 4
+# A page whose main text is at least this much teaser cards' text, of two cards or more,
+# is a listing: cards side by side, each a link to a page with a summary beside it.
+MIN_TEASER_CARDS_SHARE = 1 / 3
+MIN_CARDS_IN_LIST = 3
 MIN_SUMMARY_CHARS = 60
 SUMMARY_PREFIX_CHARS = 40
 MAX_CANONICAL_CHARS = 2000
@@ -70,6 +76,9 @@ class PageSignals:
     schema_types: frozenset[str]
     link_text_share: float
     teasers: tuple[str, ...]
+    # The summaries of teaser cards that stand in lists (see _card_teasers): the start of
+    # each, and its length.
+    card_teasers: tuple[tuple[str, int], ...] = ()
 
 
 def _schema_types(tree: HtmlElement) -> frozenset[str]:
@@ -148,6 +157,35 @@ def _teasers(tree: HtmlElement) -> tuple[str, ...]:
     return tuple(teasers)
 
 
+def _card_teasers(tree: HtmlElement) -> tuple[tuple[str, int], ...]:
+    """The summaries of the teaser cards that stand side by side in lists, whatever their
+    markup: a card is the block around a link of a headline's length that links nowhere
+    else (see pipelines.cards), and a list is MIN_CARDS_IN_LIST of them with one parent."""
+    links = []
+    for anchor in tree.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        if href and not href.startswith("#") and _words(anchor.itertext()) >= MIN_HEADLINE_WORDS:
+            links.append((anchor, href))
+    within = targets_within(links)
+    cards = {}
+    for anchor, href in links:
+        if (card := card_of(anchor, href, within, MAX_CARD_DEPTH)) is not anchor:
+            cards[card] = anchor
+    lists = Counter(card.getparent() for card in cards)
+    summaries = []
+    for card, anchor in cards.items():
+        if lists[card.getparent()] < MIN_CARDS_IN_LIST:
+            continue
+        for block in card.iter("p", "div"):
+            if block is card or anchor in block.iterdescendants("a"):
+                continue
+            text = _squeeze(block.text_content())
+            if len(text) >= MIN_SUMMARY_CHARS:
+                summaries.append((text[:SUMMARY_PREFIX_CHARS], len(text)))
+                break
+    return tuple(summaries)
+
+
 def _switcher_targets(tree: HtmlElement, url: str) -> dict[str, str]:
     """Pages a language switcher links to, by language; a switcher to a section's root
     (a home page) names no translation."""
@@ -207,6 +245,7 @@ def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
         schema_types=_schema_types(tree),
         link_text_share=_link_text_share(tree),
         teasers=_teasers(tree),
+        card_teasers=_card_teasers(tree),
     )
 
 
@@ -218,6 +257,9 @@ def article_rejection(signals: PageSignals, text: str, published: dt.date | None
     teasers = sum(teaser in flat for teaser in signals.teasers)
     if teasers >= MIN_LISTING_TEASERS:
         return f"a listing: {teasers} teaser headlines or summaries in the main text"
+    cards = [length for start, length in signals.card_teasers if start in flat]
+    if len(cards) >= MIN_LISTING_TEASERS and sum(cards) >= MIN_TEASER_CARDS_SHARE * len(flat):
+        return f"a listing: {len(cards)} teaser cards make {sum(cards) / len(flat):.0%} of the text"
     if signals.og_type == "article" or signals.schema_types & ARTICLE_SCHEMA_TYPES:
         return None
     if signals.og_type:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from lxml.html import HtmlElement
 
+from pipelines.cards import card_of, targets_within
+
 MOSCOW = ZoneInfo("Europe/Moscow")
 EARLIEST = dt.date(1995, 1, 1)
 
@@ -113,7 +115,6 @@ _TITLE_LEVELS = 3
 _TITLE_SIBLINGS = 3
 _LEAD_CHARS = 200
 _NEAR_CHARS = 100
-_CARD_LEVELS = 5
 _CARD_CHARS = 1000
 
 
@@ -141,11 +142,11 @@ def listing_dates(
     """
     latest = _latest(site_tz)
     links = [(anchor, target) for anchor in tree.iter("a") if (target := _article_target(anchor))]
-    targets_within = _targets_within(links)
+    within = targets_within(links)
     card_dates: dict[HtmlElement, dt.date | None] = {}
     dates: dict[str, dt.date] = {}
     for anchor, target in links:
-        card = _card(anchor, target, targets_within)
+        card = card_of(anchor, target, within)
         if card not in card_dates:
             card_dates[card] = _card_date(card, site_tz, latest)
         if (day := card_dates[card]) is None:
@@ -434,33 +435,6 @@ def _article_target(anchor: HtmlElement) -> str | None:
     if not href or _SKIPPED_HREF.match(href) or _TAXONOMY_HREF.search(href):
         return None
     return href.strip().split("#", 1)[0] or None
-
-
-def _targets_within(links: list[tuple[HtmlElement, str]]) -> dict[HtmlElement, set[str]]:
-    """The article targets linked from within each block that holds a link, up to two: one
-    makes a card, more a list. One pass, linear in the page: a target stops rising at a
-    block that holds it already or holds two, as every block above holds as much."""
-    within: dict[HtmlElement, set[str]] = {}
-    for anchor, target in links:
-        for block in anchor.iterancestors():
-            found = within.setdefault(block, set())
-            if target in found or len(found) > 1:
-                break
-            found.add(target)
-    return within
-
-
-def _card(
-    anchor: HtmlElement, target: str, targets_within: dict[HtmlElement, set[str]]
-) -> HtmlElement:
-    """The largest block around the link, up a few levels, that links to no other article."""
-    card = anchor
-    for _ in range(_CARD_LEVELS):
-        parent = card.getparent()
-        if parent is None or parent.tag in ("body", "html") or len(targets_within[parent]) > 1:
-            break
-        card = parent
-    return card
 
 
 def _card_date(card: HtmlElement, site_tz: ZoneInfo, latest: dt.date) -> dt.date | None:
