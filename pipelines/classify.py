@@ -12,7 +12,7 @@ from urllib.parse import SplitResult, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from pipelines.cards import card_of, targets_within
+from pipelines.cards import LinkCard, link_cards
 from pipelines.urls import canonical_url, linked_url, split_url
 
 ARTICLE_SCHEMA_TYPES = frozenset(
@@ -157,27 +157,23 @@ def _teasers(tree: HtmlElement) -> tuple[str, ...]:
     return tuple(teasers)
 
 
-def _card_teasers(tree: HtmlElement) -> tuple[tuple[str, int], ...]:
+def _card_teasers(cards: list[LinkCard]) -> tuple[tuple[str, int], ...]:
     """The summaries of the teaser cards that stand side by side in lists, whatever their
-    markup: a card is the block around a link of a headline's length that links nowhere
-    else (see pipelines.cards), and a list is MIN_CARDS_IN_LIST of them with one parent."""
-    links = []
-    for anchor in tree.iter("a"):
-        href = (anchor.get("href") or "").strip()
-        if href and not href.startswith("#") and _words(anchor.itertext()) >= MIN_HEADLINE_WORDS:
-            links.append((anchor, href))
-    within = targets_within(links)
-    cards = {}
-    for anchor, href in links:
-        if (card := card_of(anchor, href, within, MAX_CARD_DEPTH)) is not anchor:
-            cards[card] = anchor
-    lists = Counter(card.getparent() for card in cards)
+    markup: a card (see pipelines.cards) whose link has a headline's length, in a list of
+    MIN_CARDS_IN_LIST cards or more with one parent."""
+    teasers = [
+        link
+        for link in cards
+        if link.card is not link.anchor
+        and len(link.anchor.text_content().split()) >= MIN_HEADLINE_WORDS
+    ]
+    lists = Counter(link.card.getparent() for link in teasers)
     summaries = []
-    for card, anchor in cards.items():
-        if lists[card.getparent()] < MIN_CARDS_IN_LIST:
+    for link in teasers:
+        if lists[link.card.getparent()] < MIN_CARDS_IN_LIST:
             continue
-        for block in card.iter("p", "div"):
-            if block is card or anchor in block.iterdescendants("a"):
+        for block in link.card.iter("p", "div"):
+            if block is link.card or link.anchor in block.iterdescendants("a"):
                 continue
             text = _squeeze(block.text_content())
             if len(text) >= MIN_SUMMARY_CHARS:
@@ -225,7 +221,11 @@ def _declared_canonical(tree: HtmlElement, url: str) -> str | None:
     return canonical if _origin(declared) == _origin(fetched) else None
 
 
-def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
+def read_page_signals(
+    tree: HtmlElement, url: str, cards: list[LinkCard] | None = None
+) -> PageSignals:
+    """What the page says of itself; `cards` are its link cards (see pipelines.cards) if
+    they were found already."""
     canonical = _declared_canonical(tree, url) or url
     alternates = {}
     for link in tree.iterfind(".//head/link[@rel='alternate'][@hreflang]"):
@@ -245,7 +245,7 @@ def read_page_signals(tree: HtmlElement, url: str) -> PageSignals:
         schema_types=_schema_types(tree),
         link_text_share=_link_text_share(tree),
         teasers=_teasers(tree),
-        card_teasers=_card_teasers(tree),
+        card_teasers=_card_teasers(link_cards(tree) if cards is None else cards),
     )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from lxml.html import HtmlElement
 
-from pipelines.cards import card_of, targets_within
+from pipelines.cards import LinkCard, link_cards
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 EARLIEST = dt.date(1995, 1, 1)
@@ -96,12 +96,6 @@ _OFF_ARTICLE = re.compile(
     re.IGNORECASE,
 )
 _ARTICLE_TAGS = frozenset({"article", "main"})
-_SKIPPED_HREF = re.compile(r"\s*(?:#|javascript:|mailto:|tel:|data:)", re.IGNORECASE)
-# Rubric, tag and author links sit inside the cards of a listing but are not its articles.
-_TAXONOMY_HREF = re.compile(
-    r"/(?:category|categories|tags?|authors?|rubrics?|rubrika|topics?)/|[?&](?:tag|cat|author)=",
-    re.IGNORECASE,
-)
 
 _JSON_LD = etree.XPath("//script[contains(@type, 'ld+json')]")
 _TIMES = etree.XPath("//time | //*[@itemprop='datePublished'][not(self::meta)]")
@@ -134,25 +128,27 @@ def date_from_text(text: str) -> dt.date | None:
 
 
 def listing_dates(
-    tree: HtmlElement, base_url: str, site_tz: ZoneInfo = MOSCOW
+    tree: HtmlElement,
+    base_url: str,
+    site_tz: ZoneInfo = MOSCOW,
+    cards: list[LinkCard] | None = None,
 ) -> dict[str, dt.date]:
-    """Absolute link URL -> the date shown in the same card of a listing page.
+    """Absolute link URL -> the date shown in the same card of a listing page; `cards`
+    are the page's link cards (see pipelines.cards) if they were found already.
 
     Lets the crawler date articles before fetching them, and skip old ones.
     """
     latest = _latest(site_tz)
-    links = [(anchor, target) for anchor in tree.iter("a") if (target := _article_target(anchor))]
-    within = targets_within(links)
     card_dates: dict[HtmlElement, dt.date | None] = {}
     dates: dict[str, dt.date] = {}
-    for anchor, target in links:
-        card = card_of(anchor, target, within)
+    for link in link_cards(tree) if cards is None else cards:
+        card = link.card
         if card not in card_dates:
             card_dates[card] = _card_date(card, site_tz, latest)
         if (day := card_dates[card]) is None:
             continue
         try:
-            url = urljoin(base_url, anchor.get("href", "").strip())
+            url = urljoin(base_url, link.anchor.get("href", "").strip())
         except ValueError:
             continue
         dates.setdefault(url, day)
@@ -427,14 +423,6 @@ def _leading_text(element: HtmlElement, limit: int = _LEAD_CHARS) -> str:
         if size >= limit:
             break
     return " ".join(pieces)
-
-
-def _article_target(anchor: HtmlElement) -> str | None:
-    """The link's target without its fragment, or None for a link to no article."""
-    href = anchor.get("href")
-    if not href or _SKIPPED_HREF.match(href) or _TAXONOMY_HREF.search(href):
-        return None
-    return href.strip().split("#", 1)[0] or None
 
 
 def _card_date(card: HtmlElement, site_tz: ZoneInfo, latest: dt.date) -> dt.date | None:

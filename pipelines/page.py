@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.article import ExtractedArticle, RecordLocation
 from pipelines.boilerplate import TemplateView, page_blocks
+from pipelines.cards import link_cards
 from pipelines.classify import article_rejection, read_page_signals
 from pipelines.content import extract_content
 from pipelines.dates import listing_dates, published_date
@@ -149,9 +150,10 @@ def process_page(
         return PageResult(None, "not parseable as HTML")
     oversized = too_many_tags(html, limits.max_tags)
     links = page_links(tree, page.url, limits.max_links) if follow else PageLinks()
+    cards = [] if oversized else link_cards(tree)
     dates = {}
     if follow and not oversized:
-        found = listing_dates(tree, page.url, _zone(site.timezone))
+        found = listing_dates(tree, page.url, _zone(site.timezone), cards)
         dates = {canonical_url(link): date for link, date in found.items()}
     if oversized:
         rejection = f"more than {limits.max_tags} tags, more than any article page has"
@@ -164,7 +166,7 @@ def process_page(
         result.rejection = "not an article URL of the site (article_url_pattern)"
         return result
 
-    signals = read_page_signals(tree, page.url)
+    signals = read_page_signals(tree, page.url, cards)
     published = published_date(tree, _zone(site.timezone)) or page.listing_published
     for selector in site.drop_selectors:
         for element in tree.cssselect(selector):
