@@ -22,7 +22,7 @@ from pipelines.page import (
     SiteOptions,
     process_page,
 )
-from pipelines.workers import PAGES_AHEAD, worker_pool
+from pipelines.workers import PAGES_AHEAD, start_fork_server, worker_pool
 
 WORKER_ATTEMPTS = 2
 STOPPED = "the crawl was stopped"
@@ -77,6 +77,8 @@ class PageProcessor:
                 settings.getint("NEWSARCHIVE_MAX_LINKS_PER_PAGE"),
             ),
         )
+        if processor.workers > 0:
+            start_fork_server()
         crawler.signals.connect(processor.open, signal=signals.spider_opened)
         crawler.signals.connect(processor.close, signal=signals.spider_closed)
         crawler.signals.connect(processor.stop_requested, signal=shutdown.stop_requested)

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from multiprocessing.popen_forkserver import Popen
 
@@ -72,6 +73,15 @@ class _WorkerProcess(ForkServerProcess):
 
 class _WorkerContext(ForkServerContext):
     Process = _WorkerProcess
+
+
+def start_fork_server() -> None:
+    """Start the fork server that page workers come from, so that it imports the page
+    processor while the caller goes on (a crawl sets up its engine and archive meanwhile)
+    rather than when the first page is handed over. The server imports no main module;
+    only the workers would, and they are started without one."""
+    _WorkerContext().set_forkserver_preload(PRELOADED)
+    forkserver.ensure_running()
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:

@@ -60,8 +60,10 @@ def test_workers_never_run_the_main_module_of_the_caller(tmp_path: Path) -> None
             from crawler.processing import PageProcessor
             from pipelines.boilerplate import SiteTemplate
             from pipelines.page import Page, SiteOptions
+            from pipelines.workers import start_fork_server
 
             print("main module runs")
+            start_fork_server()
             processor = PageProcessor(workers=2)
             processor.open()
             page = Page({URL!r}, open({str(ARTICLE)!r}, "rb").read(), "text/html")
