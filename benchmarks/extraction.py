@@ -4,12 +4,17 @@ en: the Zyte article-extraction benchmark (body without headline is compared).
 ru: DAnIEL-ru (the reference includes the headline, so title and body are compared).
 The metric is the benchmark's own: 4-token shingles of `\\w+` tokens, per-page TP/FP/FN
 normalised to sum to 1, precision and recall averaged over pages, F1 their harmonic mean.
+
+With `--folds K` the pages are also split by site into K folds (by a hash of the site's
+domain, so a site's pages stay together and every run splits alike) and each fold is
+scored apart: how far the figure moves from one group of sites to another.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import statistics
@@ -19,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import trafilatura
 
@@ -99,6 +105,19 @@ def pages(folder: Path, limit: int | None) -> Iterator[tuple[str, bytes, str, st
         yield key, html, truth[key].get("url") or "", truth[key]["articleBody"]
 
 
+def site_of(key: str, url: str) -> str:
+    """The page's site: its URL's host without `www.`, or else the domain in its file name
+    (DAnIEL-ru names its pages DATE_DOMAIN_HASH)."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    if not host and key.count("_") >= 2:
+        host = key.split("_")[1]
+    return host.removeprefix("www.")
+
+
+def fold_of(site: str, folds: int) -> int:
+    return int(hashlib.sha1(site.encode()).hexdigest(), 16) % folds
+
+
 def newsarchive_content(html: bytes, url: str) -> MainContent:
     tree = parse_html(html)
     return extract_content(tree, url) if tree is not None else MainContent("", "")
@@ -116,22 +135,32 @@ EXTRACTORS = {"newsarchive": newsarchive_content, "trafilatura": trafilatura_con
 
 
 def run(
-    name: str, limit: int | None, extractor: Callable[[bytes, str], MainContent]
-) -> dict[str, float]:
+    name: str, limit: int | None, extractor: Callable[[bytes, str], MainContent], folds: int = 0
+) -> tuple[dict[str, float], list[tuple[int, dict[str, float]]]]:
+    """The scores of the whole set, and of each fold of its sites (none without `folds`)."""
     dataset = DATASETS[name]
     folder = DATASETS_DIR / dataset.folder
     if not (folder / "ground-truth.json").is_file():
         sys.exit(f"dataset {name!r} not found in {folder}")
-    pairs, elapsed = [], 0.0
-    for _key, html, url, reference in pages(folder, limit):
+    pairs, sites, elapsed = [], [], 0.0
+    for key, html, url, reference in pages(folder, limit):
         start = time.perf_counter()
         content = extractor(html, url)
         elapsed += time.perf_counter() - start
         pairs.append((reference, dataset.prediction(content)))
+        sites.append(site_of(key, url))
     result = scores(pairs)
     result["pages"] = len(pairs)
     result["pages_per_s"] = len(pairs) / elapsed if elapsed else 0.0
-    return result
+    by_fold = []
+    for fold in range(folds):
+        inside = [n for n, site in enumerate(sites) if fold_of(site, folds) == fold]
+        if inside:
+            scored = scores([pairs[n] for n in inside])
+            scored["pages"] = len(inside)
+            scored["sites"] = len({sites[n] for n in inside})
+            by_fold.append((fold, scored))
+    return result, by_fold
 
 
 def verdict(ok: bool) -> str:
@@ -159,13 +188,27 @@ def main(argv: list[str] | None = None) -> None:
         default="newsarchive",
         help="what to measure (trafilatura: the library alone, as a baseline)",
     )
+    parser.add_argument(
+        "--folds", type=int, default=0, help="also score K groups of sites apart (K >= 2)"
+    )
     args = parser.parse_args(argv)
     if not DATASETS_DIR.is_dir():
         sys.exit(f"datasets folder not found: {DATASETS_DIR}")
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    if args.folds == 1 or args.folds < 0:
+        parser.error("--folds takes 2 or more")
     for name in names:
-        result = run(name, args.limit, EXTRACTORS[args.extractor])
+        result, by_fold = run(name, args.limit, EXTRACTORS[args.extractor], args.folds)
         print(f"{args.extractor} {report(name, result)}", flush=True)
+        for fold, scored in by_fold:
+            print(
+                f"  {name} fold {fold + 1}/{args.folds}: sites={scored['sites']}  "
+                f"pages={scored['pages']}  F1={scored['f1']:.3f}"
+            )
+        if by_fold:
+            figures = [scored["f1"] for _, scored in by_fold]
+            lowest, mean = min(figures), statistics.mean(figures)
+            print(f"  {name} folds: lowest F1 {lowest:.3f}, mean {mean:.3f}")
 
 
 if __name__ == "__main__":
