@@ -39,10 +39,10 @@ SITE_LOCKED_STAT = "newsarchive/site_locked"
 # Pages that were no article, by reason: REJECTED_STAT + the reason.
 REJECTED_STAT = "newsarchive/rejected/"
 RESPONSE_STATUS_STAT = "downloader/response_status_count/"
-# Seconds between attempts to reach the archive database while it is down.
 # How often a batch that is not full checks whether it has waited long enough, or holds the
 # crawl up.
 BATCH_CHECK_EVERY = 0.1
+# Seconds between attempts to reach the archive database while it is down.
 DB_RETRY_FIRST_DELAY = 0.5
 DB_RETRY_MAX_DELAY = 10.0
 
@@ -195,8 +195,9 @@ class StoragePipeline:
             self.flush()
 
     def _check_batch(self) -> None:
-        waited = time.monotonic() - self.buffered_at
-        if self.buffer and (waited >= self.batch_interval or self._holds_crawl_up()):
+        if not self.buffer:
+            return
+        if time.monotonic() - self.buffered_at >= self.batch_interval or self._holds_crawl_up():
             self.flush()
 
     def _holds_crawl_up(self) -> bool:

@@ -338,8 +338,9 @@ class SiteTemplate:
         self.min_share = min_share
         self._pages: set[str] = set()
         self._counts: Counter[str] = Counter()
-        # Blocks at most one page short of what template needs (and maybe some that have
-        # fallen further behind since): the only ones a page can make template.
+        # Blocks at most one page short of what template needs: the only ones a page can
+        # make template. Kept as pages are learned, so that a view costs as many steps as
+        # there are such blocks, not as many as the site has.
         self._frequent: set[str] = set()
         self._next_pruning = FIRST_PRUNING
 
@@ -350,6 +351,7 @@ class SiteTemplate:
         self._pages.add(url)
         counts = self._counts
         near = self._needed(new_page=False) - 1
+        self._frequent = {key for key in self._frequent if counts[key] >= near}
         for key in fingerprints:
             counts[key] += 1
             if counts[key] >= near:
@@ -379,12 +381,9 @@ class SiteTemplate:
         return frozenset(key for key in self._frequent if self._counts[key] >= needed)
 
     def view(self, url: str) -> TemplateView:
-        """The template as the page at `url` sees it, in time bounded by the blocks near it
-        (those fallen behind are forgotten here; only learning brings a block near)."""
+        """The template as the page at `url` sees it."""
         new_page = url not in self._pages
         needed = self._needed(new_page)
         counts = self._counts
-        near_now = self._needed(new_page=False) - 1
-        self._frequent = {key for key in self._frequent if counts[key] >= near_now}
         near = {key: counts[key] for key in self._frequent if counts[key] + new_page >= needed}
         return TemplateView(len(self._pages), near, new_page, self.min_pages, self.min_share)

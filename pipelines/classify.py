@@ -135,12 +135,21 @@ def _card_summary(heading: HtmlElement) -> str | None:
             return None
         if len(card.xpath(HEADLINE_LINKS_IN)) > 1:
             return None
-        for block in card.iter("p", "div"):
-            if heading in block.iterancestors() or block is heading:
-                continue
-            text = _squeeze(block.text_content())
-            if len(text) >= MIN_SUMMARY_CHARS and not block.xpath(".//h2 | .//h3 | .//h4"):
-                return text[:SUMMARY_PREFIX_CHARS]
+        if summary := _summary(card, heading):
+            return summary[:SUMMARY_PREFIX_CHARS]
+    return None
+
+
+def _summary(card: HtmlElement, headline: HtmlElement) -> str | None:
+    """The card's first paragraph or division long enough to be a summary, apart from its
+    `headline` (neither in it nor holding it) and holding no heading."""
+    around = frozenset(headline.iterancestors())
+    for block in card.iter("p", "div"):
+        if block is headline or block in around or headline in block.iterancestors():
+            continue
+        text = _squeeze(block.text_content())
+        if len(text) >= MIN_SUMMARY_CHARS and not block.xpath(".//h2 | .//h3 | .//h4"):
+            return text
     return None
 
 
@@ -170,15 +179,9 @@ def _card_teasers(cards: list[LinkCard]) -> tuple[tuple[str, int], ...]:
     lists = Counter(link.card.getparent() for link in teasers)
     summaries = []
     for link in teasers:
-        if lists[link.card.getparent()] < MIN_CARDS_IN_LIST:
-            continue
-        for block in link.card.iter("p", "div"):
-            if block is link.card or link.anchor in block.iterdescendants("a"):
-                continue
-            text = _squeeze(block.text_content())
-            if len(text) >= MIN_SUMMARY_CHARS:
-                summaries.append((text[:SUMMARY_PREFIX_CHARS], len(text)))
-                break
+        in_list = lists[link.card.getparent()] >= MIN_CARDS_IN_LIST
+        if in_list and (summary := _summary(link.card, link.anchor)):
+            summaries.append((summary[:SUMMARY_PREFIX_CHARS], len(summary)))
     return tuple(summaries)
 
 

@@ -113,10 +113,10 @@ def _decode_words(body: bytes, charset: str) -> str:
     return body.decode("utf-8", errors=f"newsarchive-{charset}-words")
 
 
-def _is_mixed(body: bytes, encoding: str, text: str) -> bool:
-    """Whether a body decoded as `encoding` holds words of another charset (a single-byte
-    charset decodes each byte to one character)."""
-    if codecs.lookup(encoding).name == "utf-8":
+def _is_mixed(body: bytes, utf8: bool, text: str) -> bool:
+    """Whether a body decoded as UTF-8 (`utf8`) or another charset holds words of another
+    charset (a single-byte charset decodes each byte to one character)."""
+    if utf8:
         return "\ufffd" in text
     return len(text) == len(body) and bool(UTF8_CYRILLIC_WORD.search(body))
 
@@ -125,12 +125,13 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     """(encoding, text) of an HTML body: declared charset first, detection when it is absent
     or plainly wrong, word by word when the body mixes UTF-8 and a single-byte charset."""
     encoding, text = html_to_unicode(content_type, body, auto_detect_fun=detect_encoding)
-    if _is_mixed(body, encoding, text):
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    if _is_mixed(body, utf8, text):
         charset = _single_byte_charset(body)
         # A page of other bytes throughout is in one other charset, which detection finds.
         if charset in CYRILLIC_CANDIDATES or not _looks_misdecoded(text):
             return f"utf-8+{charset}", _decode_words(body, charset)
-    elif codecs.lookup(encoding).name == "utf-8":
+    elif utf8:
         # Valid UTF-8 throughout, which detection would read as UTF-8 again.
         return encoding, text
     if _looks_misdecoded(text):

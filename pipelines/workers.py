@@ -86,9 +86,8 @@ def start_fork_server() -> None:
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` page workers."""
-    context = _WorkerContext()
-    context.set_forkserver_preload(PRELOADED)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare)
+    start_fork_server()
+    pool = ProcessPoolExecutor(workers, mp_context=_WorkerContext(), initializer=_prepare)
     # All of them at once, rather than one per page submitted while none is idle: the
     # crawl hands a site's first pages over one at a time, and would start one worker only.
     pool._safe_to_dynamically_spawn_children = False
